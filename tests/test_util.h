@@ -1,0 +1,39 @@
+#pragma once
+// Shared helpers for the op tests: random inputs, closeness checks, gradcheck assertions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "tensor/tensor.h"
+
+namespace hwnas::test {
+
+inline Tensor randn(const Shape& s, uint64_t seed = 1, float scale = 1.f) {
+  Generator g(seed);
+  return Tensor::randn(s, g, 0.f, scale);
+}
+
+inline Variable param(const Tensor& t) { return Variable(t, /*requires_grad=*/true); }
+
+// Element-wise |a - b| <= atol + rtol * |b| over logical (row-major) order; layouts may differ.
+inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, float atol = 1e-4f, float rtol = 1e-4f) {
+  if (a.shape() != b.shape())
+    return ::testing::AssertionFailure() << "shape " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
+  auto va = a.to_vector(), vb = b.to_vector();
+  for (size_t i = 0; i < va.size(); ++i) {
+    if (!(std::fabs(va[i] - vb[i]) <= atol + rtol * std::fabs(vb[i])))
+      return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs " << vb[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+inline ::testing::AssertionResult grad_ok(const std::function<Variable(const std::vector<Variable>&)>& f,
+                                          const std::vector<Variable>& inputs, GradcheckOptions o = {}) {
+  auto r = gradcheck(f, inputs, o);
+  if (r.ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << r.message;
+}
+
+}  // namespace hwnas::test
