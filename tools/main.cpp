@@ -1,2 +1,25 @@
+// The hwnas command line: parses arguments and calls the library; every error becomes one
+// line on stderr and a non-zero exit.
 #include <cstdio>
-int main() { std::puts("hwnas"); return 0; }
+#include <exception>
+
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hwnas: a deep-learning engine with hardware-aware neural architecture search"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("hwnas ") + HWNAS_VERSION);
+  hwnas::cli::add_train_command(app);
+  hwnas::cli::add_bench_command(app);
+  hwnas::cli::add_info_command(app);
+  hwnas::cli::add_net_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hwnas: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

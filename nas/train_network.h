@@ -1,0 +1,62 @@
+#pragma once
+// Trains a fixed network (nn/network.h) on an image-classification dataset: SGD or AdamW with
+// a cosine schedule and warm-up, label smoothing, augmentation, per-epoch test accuracy,
+// a checkpoint after every epoch, and resume from it.
+#include <functional>
+#include <string>
+
+#include "io/dataset.h"
+#include "nn/network.h"
+
+namespace hwnas {
+
+struct TrainConfig {
+  NetworkSpec net;
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100
+  std::string data_dir;                   // empty: the dataset's default location
+  int64_t epochs = 10;
+  int64_t batch = 128;
+  std::string optimizer = "sgd";  // sgd | adamw
+  float lr = 0.1f;
+  float momentum = 0.9f;
+  bool nesterov = true;
+  float weight_decay = 5e-5f;
+  float label_smoothing = 0.1f;
+  float warmup_epochs = 0.5f;
+  int64_t crop_padding = 2;
+  bool hflip = true;
+  uint64_t seed = 0;
+  int64_t train_limit = 0;  // use only the first N training samples (0: all), for quick runs
+  int64_t test_limit = 0;
+  std::string out_dir;  // checkpoint.hwnas and history.json go here (empty: no checkpoints)
+  bool resume = false;
+  bool progress = true;
+};
+
+struct EpochResult {
+  int64_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0, test_accuracy = 0, seconds = 0, images_per_s = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochResult> epochs;
+  double final_test_accuracy = 0;
+};
+
+TrainResult train_network(const TrainConfig& cfg);
+
+// Accuracy of `net` on a dataset in eval mode (batch norm folded, no autograd), with the
+// per-channel normalization used in training.
+class Module;
+double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<float>& mean,
+                         const std::vector<float>& std, int64_t batch = 500);
+
+// The training and test sets of a dataset name (fashion-mnist, cifar10, cifar100) and their
+// per-channel normalization.
+struct DatasetPair {
+  Dataset train, test;
+  std::vector<float> mean, std;
+};
+DatasetPair load_dataset_pair(const std::string& name, const std::string& dir);
+
+}  // namespace hwnas

@@ -1,0 +1,30 @@
+#pragma once
+// The same measurements the peers make (../shared/peers): warm-up, then timed steps on random
+// data. Shared by `hwnas bench`, bench/ and the host-cpu target, so all report the same thing.
+#include <vector>
+
+#include "nn/network.h"
+
+namespace hwnas {
+
+struct TrainMeasurement {
+  int64_t batch = 0;
+  std::vector<double> step_ms;  // each timed step
+  double mean_step_ms = 0, median_step_ms = 0;
+  double images_per_s = 0;      // batch / mean step (the peers' definition)
+};
+
+struct InferMeasurement {
+  int64_t batch = 0;
+  std::vector<double> iter_ms;
+  double mean_ms = 0, median_ms = 0, p90_ms = 0;
+};
+
+// SGD(lr 0.05, momentum 0.9, weight decay 4e-5) steps with cross-entropy, like the peers.
+TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed = 0);
+// Eval mode, batch norm folded into the convs, no autograd.
+InferMeasurement measure_infer(const NetworkSpec& spec, int64_t batch, int warmup, int iters, uint64_t seed = 0);
+
+double median(std::vector<double> v);
+
+}  // namespace hwnas

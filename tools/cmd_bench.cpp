@@ -1,0 +1,52 @@
+#include <omp.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "nas/builtin_networks.h"
+#include "nn/measure.h"
+#include "tools/commands.h"
+
+namespace hwnas::cli {
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Time a network like the peers do; prints one JSON line");
+  cmd->require_subcommand(1);
+  struct Opts {
+    std::string net;
+    int64_t batch = 0;
+    int threads = 0, steps = 0, warmup = -1;
+  };
+  auto opts = std::make_shared<Opts>();
+  for (const char* mode : {"train", "infer"}) {
+    const bool train = std::string(mode) == "train";
+    auto* sub = cmd->add_subcommand(mode, train ? "Training steps (SGD, cross-entropy) on random data: images_per_s"
+                                                : "Eval-mode forward passes on random data: latency_ms");
+    sub->add_option("--net", opts->net,
+                    "fbnet:ARCH_ID, elastic-mobile:max|min|ARCH_JSON, or a network JSON file")
+        ->required();
+    sub->add_option("--batch", opts->batch, train ? "batch size (default 128)" : "batch size (default 1)");
+    sub->add_option("--threads", opts->threads, train ? "OpenMP threads (default 2)" : "OpenMP threads (default 1)");
+    sub->add_option("--steps", opts->steps, train ? "timed steps (default 10)" : "timed iterations (default 200)");
+    sub->add_option("--warmup", opts->warmup, train ? "warm-up steps (default 2)" : "warm-up iterations (default 10)");
+    sub->callback([opts, train] {
+      set_threads(opts->threads > 0 ? opts->threads : (train ? 2 : 1));
+      const NetworkSpec spec = resolve_network(opts->net);
+      nlohmann::json j = {{"engine", "hwnas"}, {"mode", train ? "train" : "infer"}, {"net", opts->net},
+                          {"threads", omp_get_max_threads()}};
+      if (train) {
+        const int64_t b = opts->batch > 0 ? opts->batch : 128;
+        auto m = measure_train(spec, b, opts->warmup >= 0 ? opts->warmup : 2, opts->steps > 0 ? opts->steps : 10);
+        j.update({{"batch", b}, {"step_ms", m.mean_step_ms}, {"step_ms_median", m.median_step_ms},
+                  {"images_per_s", m.images_per_s}});
+      } else {
+        const int64_t b = opts->batch > 0 ? opts->batch : 1;
+        auto m = measure_infer(spec, b, opts->warmup >= 0 ? opts->warmup : 10, opts->steps > 0 ? opts->steps : 200);
+        j.update({{"batch", b}, {"latency_ms", m.mean_ms}, {"latency_ms_median", m.median_ms}, {"latency_ms_p90", m.p90_ms}});
+      }
+      std::cout << j.dump() << std::endl;
+    });
+  }
+}
+
+}  // namespace hwnas::cli
