@@ -10,7 +10,11 @@ namespace hwnas {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+const std::shared_ptr<Node>& nullptr_node() {
+  static const std::shared_ptr<Node> none;
+  return none;
 }
+}  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
@@ -55,20 +59,22 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
 void run_backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   if (roots.size() != grads.size()) fail("backward: {} roots but {} gradients", roots.size(), grads.size());
   // Topological order of the nodes reachable from the roots (iterative DFS: deep nets would
-  // overflow the stack with recursion).
-  std::vector<Node*> order;
+  // overflow the stack with recursion). `order` holds shared_ptrs: clearing a node's inputs at
+  // the end can drop the last reference to an upstream node that is still in the list.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack;
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack;
   for (const auto& r : roots) {
     if (!r.requires_grad()) fail("backward: the output does not require grad (was it computed under NoGradGuard?)");
-    if (Node* n = r.grad_fn().get(); n && seen.insert(n).second) stack.push_back({n, 0});
+    if (const auto& n = r.grad_fn(); n && seen.insert(n.get()).second) stack.push_back({n, 0});
     while (!stack.empty()) {
-      auto& [n, i] = stack.back();
+      Node* n = stack.back().first.get();
+      size_t& i = stack.back().second;
       if (i < n->inputs.size()) {
-        const Variable& in = n->inputs[i++];
-        if (in.defined() && in.grad_fn() && seen.insert(in.grad_fn().get()).second) stack.push_back({in.grad_fn().get(), 0});
+        const std::shared_ptr<Node>& next = n->inputs[i++].defined() ? n->inputs[i - 1].grad_fn() : nullptr_node();
+        if (next && seen.insert(next.get()).second) stack.push_back({next, 0});
       } else {
-        order.push_back(n);
+        order.push_back(std::move(stack.back().first));
         stack.pop_back();
       }
     }
@@ -86,7 +92,8 @@ void run_backward(const std::vector<Variable>& roots, const std::vector<Tensor>&
   };
   for (size_t i = 0; i < roots.size(); ++i) deliver(roots[i], grads[i]);
 
-  for (Node* n : order) {
+  for (const auto& node : order) {
+    Node* n = node.get();
     auto it = pending.find(n);
     if (it == pending.end()) continue;
     if (n->released)
@@ -106,7 +113,7 @@ void run_backward(const std::vector<Variable>& roots, const std::vector<Tensor>&
   }
   if (!retain_graph) {
     // Inputs are dropped only after the sweep: a node may be reached through several paths.
-    for (Node* n : order) {
+    for (const auto& n : order) {
       n->inputs.clear();
       n->backward = nullptr;
       n->released = true;

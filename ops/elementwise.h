@@ -19,7 +19,18 @@ inline Variable operator-(const Variable& a, const Variable& b) { return sub(a, 
 inline Variable operator*(const Variable& a, const Variable& b) { return mul(a, b); }
 inline Variable operator/(const Variable& a, const Variable& b) { return div(a, b); }
 
-// Tensor helper used by backward passes: sums `g` over broadcast dims down to `shape`.
+// Tensor helper used by backward passes: sums `g` over broadcast dims down to `shape`
+// (a contiguous result; `g` itself when the shapes already match).
 Tensor sum_to_shape(const Tensor& g, const Shape& shape);
+
+// Tensor-level kernels (no autograd) for other ops' forward and backward passes; same
+// broadcasting and layout rules as the ops above.
+Tensor add_tensors(const Tensor& a, const Tensor& b);
+Tensor sub_tensors(const Tensor& a, const Tensor& b);
+Tensor mul_tensors(const Tensor& a, const Tensor& b);
+Tensor div_tensors(const Tensor& a, const Tensor& b);
+Tensor scale_tensor(const Tensor& t, float alpha, float beta = 0.f);  // alpha * t + beta, layout kept
+// A dense copy of `t` broadcast to `shape` in memory format `fmt`.
+Tensor broadcast_to(const Tensor& t, const Shape& shape, MemoryFormat fmt = MemoryFormat::contiguous);
 
 }  // namespace hwnas

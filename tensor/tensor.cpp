@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include "tensor/allocator.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -48,12 +50,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (!device.is_cpu()) fail("storage: device {} is not available in this build", device.str());
-  const size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) fail("storage: out of memory allocating {} bytes", nbytes);
+  data_ = cpu_alloc(nbytes);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { cpu_free(data_, nbytes_); }
 
 // ---- factories -----------------------------------------------------------------------------
 
@@ -233,7 +233,8 @@ Shape infer_shape(const Shape& want, int64_t numel, const char* op) {
 Shape view_strides(const Shape& shape, const Shape& strides, const Shape& target) {
   const int64_t numel = shape_numel(shape);
   Shape out(target.size());
-  if (numel == 0) return contiguous_strides(target);
+  // Empty tensors and 0-D scalars: any strides work.
+  if (numel == 0 || shape.empty()) return contiguous_strides(target);
   int64_t view_d = static_cast<int64_t>(target.size()) - 1;
   int64_t chunk_base = strides.empty() ? 1 : strides.back();
   int64_t tensor_numel = 1, view_numel = 1;
@@ -261,7 +262,7 @@ Shape view_strides(const Shape& shape, const Shape& strides, const Shape& target
 Tensor Tensor::view(const Shape& shape) const {
   Shape s = infer_shape(shape, numel(), "view");
   Shape st = view_strides(shape_, strides_, s);
-  if (st.empty() && !s.empty())
+  if (st.size() != s.size())
     fail("view: cannot view {} with strides {} as {} without a copy; use reshape", shape_str(shape_),
          shape_str(strides_), shape_str(s));
   return as_strided(s, st, offset_);
@@ -270,7 +271,7 @@ Tensor Tensor::view(const Shape& shape) const {
 Tensor Tensor::reshape(const Shape& shape) const {
   Shape s = infer_shape(shape, numel(), "reshape");
   Shape st = view_strides(shape_, strides_, s);
-  if (!st.empty() || s.empty()) return as_strided(s, st, offset_);
+  if (st.size() == s.size()) return as_strided(s, st, offset_);
   return contiguous().view(s);
 }
 
