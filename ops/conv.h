@@ -5,6 +5,7 @@
 // N*H*W rows, depthwise convs use our own channel-vectorized kernel, everything else goes to a
 // oneDNN convolution primitive built once per shape and cached.
 #include "autograd/variable.h"
+#include "ops/activation.h"
 
 namespace hwnas {
 
@@ -21,6 +22,13 @@ struct Conv2dOptions {
 // x [N, C_in, H, W], w [C_out, C_in/groups, kH, kW], bias [C_out] or undefined.
 // The output is channels_last.
 Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, const Conv2dOptions& opts);
+
+// Batch-1 inference after batch-norm folding, on Tensors (no autograd): out = act(conv(x) + bias),
+// then + *residual when given (the residual is added after the activation, as in MBConv where
+// act is none). Bias and activation are applied while each block of output is still in cache;
+// nothing is allocated beyond the output. bias may be undefined; the output is channels_last.
+Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opts,
+                        Activation act = Activation::none, const Tensor* residual = nullptr);
 
 // Output spatial size, shared with shape inference elsewhere.
 int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);

@@ -2,12 +2,16 @@
 // Row-major single-precision GEMM on raw pointers with leading dimensions, so that callers can
 // pass strided sub-matrices (slices of shared supernet weights) without copying.
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. Backed by oneDNN's sgemm (threaded with
-// the same OpenMP runtime as everything else).
+// the same OpenMP runtime as everything else; single-threaded when called inside a parallel
+// region, which lets callers split M over threads and fuse an epilogue per chunk).
 #include <cstdint>
 
 namespace hwnas {
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// out[j] = sum_i a[i * lda + j] for a [rows, cols] matrix: bias gradients of linear and conv.
+void sum_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, float* out);
 
 }  // namespace hwnas

@@ -1,0 +1,187 @@
+#include "ops/matmul.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "ops/gemm.h"
+
+namespace hwnas {
+namespace {
+
+// A 2-D matrix (rows, cols, strides) as an sgemm operand. A view whose rows or columns are
+// unit-stride is passed as is (a slice of a shared weight, a transposed view); anything else
+// is copied once.
+struct Operand {
+  Tensor keep;  // owns the memory `p` points into
+  const float* p = nullptr;
+  int64_t ld = 0;
+  bool trans = false;  // memory holds the transpose, row-major
+};
+
+Operand make_operand(const Tensor& t, int64_t rows, int64_t cols, int64_t s0, int64_t s1, int64_t offset) {
+  Operand o;
+  o.keep = t;
+  const float* base = t.data<float>() + offset;
+  if ((s1 == 1 || cols == 1) && (rows == 1 || s0 >= cols)) {
+    o.p = base;
+    o.ld = rows == 1 ? cols : s0;
+  } else if ((s0 == 1 || rows == 1) && (cols == 1 || s1 >= rows)) {
+    o.p = base;
+    o.ld = cols == 1 ? rows : s1;
+    o.trans = true;
+  }
+  return o;
+}
+
+Operand operand_2d(const Tensor& t) {
+  Operand o = make_operand(t, t.size(0), t.size(1), t.stride(0), t.stride(1), 0);
+  if (o.p) return o;
+  Tensor c = t.contiguous();
+  return make_operand(c, c.size(0), c.size(1), c.stride(0), c.stride(1), 0);
+}
+
+// Batch `b` of a 3-D tensor; `t` must already be known to give operands (see operand_3d).
+Operand operand_batch(const Tensor& t, int64_t b) {
+  return make_operand(t, t.size(1), t.size(2), t.stride(1), t.stride(2), b * t.stride(0));
+}
+
+Tensor operand_3d(const Tensor& t) {
+  if (t.numel() == 0 || make_operand(t, t.size(1), t.size(2), t.stride(1), t.stride(2), 0).p) return t;
+  return t.contiguous();
+}
+
+// Runs f(b) for every batch: over threads when there are enough small problems (each sgemm then
+// runs on one thread), else serially with sgemm threading itself.
+template <class F>
+void for_batches(int64_t batch, double flops_each, F&& f) {
+  const bool par = batch > 1 && omp_get_max_threads() > 1 && flops_each < 2e7 && !omp_in_parallel();
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+  for (int64_t b = 0; b < batch; ++b) f(b);
+}
+
+}  // namespace
+
+Variable matmul(const Variable& a, const Variable& b) {
+  const Tensor& A = a.data();
+  const Tensor& B = b.data();
+  HWNAS_CHECK(A.dtype() == DType::f32 && B.dtype() == DType::f32, "matmul: f32 operands expected, got {} and {}",
+              A.str(), B.str());
+  if (A.dim() == 2 && B.dim() == 2) {
+    const int64_t M = A.size(0), K = A.size(1), N = B.size(1);
+    HWNAS_CHECK(B.size(0) == K, "matmul: inner dimensions differ: {} x {} (expected [M, K] x [K, N])",
+                shape_str(A.shape()), shape_str(B.shape()));
+    Operand oa = operand_2d(A), ob = operand_2d(B);
+    Tensor y = Tensor::empty({M, N});
+    sgemm(oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, y.data<float>(), N);
+    if (!needs_grad({a, b})) return make_result(y, "matmul", {a, b}, nullptr);
+    const bool ga = a.requires_grad(), gb = b.requires_grad();
+    // dA = gy * op(B)^T needs B; dB = op(A)^T * gy needs A.
+    Operand sa = gb ? oa : Operand{}, sb = ga ? ob : Operand{};
+    return make_result(y, "matmul", {a, b}, [sa, sb, M, N, K](const Tensor& gy_) -> std::vector<Tensor> {
+      Tensor gy = gy_.contiguous();
+      Tensor gA, gB;
+      if (sb.p) {
+        gA = Tensor::empty({M, K});
+        sgemm(false, !sb.trans, M, K, N, 1.f, gy.data<float>(), N, sb.p, sb.ld, 0.f, gA.data<float>(), K);
+      }
+      if (sa.p) {
+        gB = Tensor::empty({K, N});
+        sgemm(!sa.trans, false, K, N, M, 1.f, sa.p, sa.ld, gy.data<float>(), N, 0.f, gB.data<float>(), N);
+      }
+      return {gA, gB};
+    });
+  }
+  HWNAS_CHECK(A.dim() == 3 && B.dim() == 3 && A.size(0) == B.size(0) && A.size(2) == B.size(1),
+              "matmul: expected [M, K] x [K, N] or [B, M, K] x [B, K, N], got {} x {}", shape_str(A.shape()),
+              shape_str(B.shape()));
+  const int64_t Bn = A.size(0), M = A.size(1), K = A.size(2), N = B.size(2);
+  Tensor A3 = operand_3d(A), B3 = operand_3d(B);
+  Tensor y = Tensor::empty({Bn, M, N});
+  float* py = y.data<float>();
+  const double fl = 2.0 * M * N * K;
+  for_batches(Bn, fl, [&](int64_t i) {
+    Operand oa = operand_batch(A3, i), ob = operand_batch(B3, i);
+    sgemm(oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, py + i * M * N, N);
+  });
+  if (!needs_grad({a, b})) return make_result(y, "matmul", {a, b}, nullptr);
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  Tensor sa = gb ? A3 : Tensor(), sb = ga ? B3 : Tensor();
+  return make_result(y, "matmul", {a, b}, [sa, sb, Bn, M, N, K, fl](const Tensor& gy_) -> std::vector<Tensor> {
+    Tensor gy = gy_.contiguous();
+    const float* pg = gy.data<float>();
+    Tensor gA, gB;
+    if (sb.defined()) {
+      gA = Tensor::empty({Bn, M, K});
+      float* p = gA.data<float>();
+      for_batches(Bn, fl, [&](int64_t i) {
+        Operand ob = operand_batch(sb, i);
+        sgemm(false, !ob.trans, M, K, N, 1.f, pg + i * M * N, N, ob.p, ob.ld, 0.f, p + i * M * K, K);
+      });
+    }
+    if (sa.defined()) {
+      gB = Tensor::empty({Bn, K, N});
+      float* p = gB.data<float>();
+      for_batches(Bn, fl, [&](int64_t i) {
+        Operand oa = operand_batch(sa, i);
+        sgemm(!oa.trans, false, K, N, M, 1.f, oa.p, oa.ld, pg + i * M * N, N, 0.f, p + i * K * N, N);
+      });
+    }
+    return {gA, gB};
+  });
+}
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  const Tensor& X = x.data();
+  const Tensor& W = w.data();
+  HWNAS_CHECK(X.dim() >= 1 && W.dim() == 2 && X.size(-1) == W.size(1),
+              "linear: expected x [..., in] and W [out, in] with matching in, got x {} and W {}", shape_str(X.shape()),
+              shape_str(W.shape()));
+  const int64_t in = W.size(1), out = W.size(0);
+  HWNAS_CHECK(!b.defined() || (b.data().dim() == 1 && b.data().size(0) == out),
+              "linear: bias must be [{}] for W {}, got {}", out, shape_str(W.shape()), shape_str(b.data().shape()));
+  Shape out_shape = X.shape();
+  out_shape.back() = out;
+  const int64_t rows = X.numel() / std::max<int64_t>(in, 1);
+  Tensor X2 = X.dim() == 2 ? X : X.reshape({rows, in});
+  Operand ox = operand_2d(X2), ow = operand_2d(W);
+  Tensor y = Tensor::empty({rows, out});
+  float* py = y.data<float>();
+  float beta = 0.f;
+  if (b.defined() && rows > 0) {
+    // The GEMM accumulates onto rows pre-filled with the bias: one pass over y instead of two.
+    Tensor bc = b.data().contiguous();
+    const float* pb = bc.data<float>();
+#pragma omp parallel for if (rows * out > (1 << 16))
+    for (int64_t i = 0; i < rows; ++i) std::copy(pb, pb + out, py + i * out);
+    beta = 1.f;
+  }
+  sgemm(ox.trans, !ow.trans, rows, out, in, 1.f, ox.p, ox.ld, ow.p, ow.ld, beta, py, out);
+  y = y.view(out_shape);
+  if (!needs_grad({x, w, b})) return make_result(y, "linear", {x, w, b}, nullptr);
+  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  Operand sx = gw ? ox : Operand{}, sw = gx ? ow : Operand{};
+  Shape x_shape = X.shape();
+  return make_result(y, "linear", {x, w, b},
+                     [sx, sw, gb, rows, in, out, x_shape](const Tensor& gy_) -> std::vector<Tensor> {
+                       Tensor gy = gy_.contiguous();
+                       const float* pg = gy.data<float>();
+                       Tensor gX, gW, gB;
+                       if (sw.p) {
+                         gX = Tensor::empty({rows, in});
+                         sgemm(false, sw.trans, rows, in, out, 1.f, pg, out, sw.p, sw.ld, 0.f, gX.data<float>(), in);
+                         gX = gX.view(x_shape);
+                       }
+                       if (sx.p) {
+                         gW = Tensor::empty({out, in});
+                         sgemm(true, sx.trans, out, in, rows, 1.f, pg, out, sx.p, sx.ld, 0.f, gW.data<float>(), in);
+                       }
+                       if (gb) {
+                         gB = Tensor::empty({out});
+                         sum_rows(pg, rows, out, out, gB.data<float>());
+                       }
+                       return {gX, gW, gB};
+                     });
+}
+
+}  // namespace hwnas
