@@ -226,6 +226,7 @@ TrainResult train_network(const TrainConfig& cfg) {
       save_checkpoint(ckpt_path, model_and_opt_state(), meta);
       write_file_atomic((fs::path(cfg.out_dir) / "history.json").string(), json{{"config", config_json(cfg)}, {"epochs", history}}.dump(2));
     }
+    if (cfg.stop_after_epochs > 0 && epoch + 1 >= cfg.stop_after_epochs && epoch + 1 < cfg.epochs) break;
   }
   result.final_test_accuracy = result.epochs.empty() ? 0 : result.epochs.back().test_accuracy;
   return result;

@@ -30,6 +30,7 @@ struct TrainConfig {
   int64_t test_limit = 0;
   std::string out_dir;  // checkpoint.hwnas and history.json go here (empty: no checkpoints)
   bool resume = false;
+  int64_t stop_after_epochs = 0;  // end this invocation after that many epochs (0: run to the end)
   bool progress = true;
 };
 
