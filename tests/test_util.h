@@ -2,13 +2,33 @@
 // Shared helpers for the op tests: random inputs, closeness checks, gradcheck assertions.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <cmath>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "autograd/gradcheck.h"
 #include "tensor/tensor.h"
 
 namespace hwnas::test {
+
+// A fresh directory under the system temp dir, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "hwnas") {
+    std::string t = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
+    path = mkdtemp(t.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& f) const { return (path / f).string(); }
+  size_t entries() const {
+    return std::distance(std::filesystem::directory_iterator(path), std::filesystem::directory_iterator());
+  }
+};
 
 inline Tensor randn(const Shape& s, uint64_t seed = 1, float scale = 1.f) {
   Generator g(seed);

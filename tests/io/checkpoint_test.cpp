@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,16 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "hwnas_ckpt_XXXXXX").string();
-    path = mkdtemp(t.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& f) const { return (path / f).string(); }
-  size_t entries() const { return std::distance(fs::directory_iterator(path), fs::directory_iterator()); }
-};
+using test::TempDir;
 
 std::string read_bytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);

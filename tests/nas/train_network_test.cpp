@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -7,6 +6,7 @@
 #include "io/idx.h"
 #include "nas/builtin_networks.h"
 #include "nas/train_network.h"
+#include "tests/test_util.h"
 
 using namespace hwnas;
 namespace fs = std::filesystem;
@@ -26,16 +26,12 @@ TrainConfig tiny_config(const fs::path& out) {
   return c;
 }
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("hwnas-train-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
 }  // namespace
 
 TEST(TrainNetwork, ResumeContinuesBitIdentically) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (tools/setup.sh installs dataset-fashion-mnist)";
-  const fs::path straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
+  const test::TempDir tmp("hwnas_train");
+  const fs::path straight = tmp.path / "straight", resumed = tmp.path / "resumed";
   TrainResult a = train_network(tiny_config(straight));
 
   TrainConfig interrupted = tiny_config(resumed);
@@ -55,13 +51,12 @@ TEST(TrainNetwork, ResumeContinuesBitIdentically) {
     ASSERT_EQ(ca.tensors[i].first, cb.tensors[i].first);
     EXPECT_EQ(ca.tensors[i].second.to_vector(), cb.tensors[i].second.to_vector()) << ca.tensors[i].first;
   }
-  fs::remove_all(straight);
-  fs::remove_all(resumed);
 }
 
 TEST(TrainNetwork, RefusesToOverwriteAndToResumeADifferentRun) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed";
-  const fs::path dir = fresh_dir("guard");
+  const test::TempDir tmp("hwnas_train");
+  const fs::path dir = tmp.path / "guard";
   TrainConfig c = tiny_config(dir);
   c.epochs = 1;
   train_network(c);
@@ -82,7 +77,6 @@ TEST(TrainNetwork, RefusesToOverwriteAndToResumeADifferentRun) {
     EXPECT_NE(std::string(e.what()).find("\"net\""), std::string::npos) << e.what();
   }
   EXPECT_EQ(fs::last_write_time(dir / "checkpoint.hwnas"), before);
-  fs::remove_all(dir);
 }
 
 TEST(TrainNetwork, LearnsInAFewShortEpochs) {
