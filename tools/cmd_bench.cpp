@@ -26,13 +26,13 @@ void add_bench_command(CLI::App& app) {
                     "fbnet:ARCH_ID, elastic-mobile:max|min|ARCH_JSON, or a network JSON file")
         ->required();
     sub->add_option("--batch", opts->batch, train ? "batch size (default 128)" : "batch size (default 1)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
     sub->add_option("--threads", opts->threads, train ? "OpenMP threads (default 2)" : "OpenMP threads (default 1)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
     sub->add_option("--steps", opts->steps, train ? "timed steps (default 10)" : "timed iterations (default 200)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
     sub->add_option("--warmup", opts->warmup, train ? "warm-up steps (default 2)" : "warm-up iterations (default 10)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative());
     sub->callback([opts, train] {
       set_threads(opts->threads > 0 ? opts->threads : (train ? 2 : 1));
       const NetworkSpec spec = resolve_network(opts->net);

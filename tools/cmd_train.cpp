@@ -17,12 +17,12 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dataset", cfg->dataset, "fashion-mnist | cifar10 | cifar100")->capture_default_str();
   cmd->add_option("--data-dir", cfg->data_dir, "dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
-  cmd->add_option("--epochs", cfg->epochs, "epochs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", cfg->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", cfg->epochs, "epochs")->capture_default_str()->check(positive());
+  cmd->add_option("--batch", cfg->batch, "batch size")->capture_default_str()->check(positive());
   cmd->add_option("--optimizer", cfg->optimizer, "sgd | adamw")->capture_default_str();
   cmd->add_option("--lr", cfg->lr, "peak learning rate (cosine schedule after warm-up)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--momentum", cfg->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--nesterov", cfg->nesterov, "Nesterov momentum (true/false)")->capture_default_str();
   cmd->add_option("--weight-decay", cfg->weight_decay, "weight decay")->capture_default_str();
@@ -38,7 +38,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--stop-after", cfg->stop_after_epochs,
                   "stop after this many epochs of the planned --epochs (continue later with --resume)");
   cmd->add_option("--threads", *threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_flag("--quiet", *quiet, "no progress bar");
   cmd->callback([=] {
     set_threads(*threads);

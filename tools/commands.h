@@ -9,6 +9,31 @@ void add_bench_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_net_command(CLI::App& app);
 
+// Flag validators with messages a person can read (CLI11's PositiveNumber prints the range as
+// "0 to 1.79e308" spelled out).
+inline CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          if (std::stod(v) > 0) return {};
+        } catch (const std::exception&) {
+        }
+        return "must be a positive number, got " + v;
+      },
+      "> 0");
+}
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          if (std::stod(v) >= 0) return {};
+        } catch (const std::exception&) {
+        }
+        return "must be 0 or more, got " + v;
+      },
+      ">= 0");
+}
+
 // Sets the OpenMP thread count (0 = leave as is: OMP_NUM_THREADS or all cores).
 void set_threads(int threads);
 
