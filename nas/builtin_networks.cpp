@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "nas/builtin_spaces.h"
+
 namespace hwnas {
 
 using nlohmann::json;
@@ -58,10 +60,9 @@ std::vector<std::string> fbnet_arch_ops(const std::string& id_or_ops, const std:
     }
     if (ops.empty()) fail("fbnet: no arch_id \"{}\" in {}", id_or_ops, path);
   }
-  if (ops.size() != 22) fail("fbnet: an architecture has 22 layers, got {} in \"{}\"", ops.size(), id_or_ops);
-  for (size_t i = 0; i < ops.size(); ++i)
-    if (std::find(kFbnetOps.begin(), kFbnetOps.end(), ops[i]) == kFbnetOps.end())
-      fail("fbnet: layer {} has unknown op \"{}\" (known: {})", i, ops[i], fmt::join(kFbnetOps, ", "));
+  Arch a;
+  a.ops = ops;
+  validate_arch(fbnet_space(), a);
   return ops;
 }
 
@@ -93,30 +94,9 @@ NetworkSpec fbnet_network(const std::vector<std::string>& ops, const std::string
 }
 
 ElasticMobileArch elastic_mobile_arch(const std::string& spec) {
-  if (spec == "max") return {std::vector<int>(10, 5), std::vector<int>(10, 6), {2, 3, 3, 2}};
-  if (spec == "min") return {std::vector<int>(10, 3), std::vector<int>(10, 2), {1, 1, 1, 1}};
-  json j;
-  try {
-    j = json::parse(spec);
-  } catch (const json::exception& e) {
-    fail("elastic-mobile: arch must be max, min or JSON {{\"kernel\":[10],\"expand\":[10],\"depth\":[4]}}: {}", e.what());
-  }
-  ElasticMobileArch a;
-  auto read = [&](const char* key, size_t n, std::vector<int>& out, auto ok, const char* allowed) {
-    if (!j.contains(key) || !j.at(key).is_array() || j.at(key).size() != n)
-      fail("elastic-mobile: \"{}\" must be an array of {} integers", key, n);
-    for (size_t i = 0; i < n; ++i) {
-      const auto& v = j.at(key)[i];
-      if (!v.is_number_integer() || !ok(v.get<int>(), i))
-        fail("elastic-mobile: {}[{}] = {} is not one of {}", key, i, v.dump(), allowed);
-      out.push_back(v.get<int>());
-    }
-  };
-  static const int max_depth[] = {2, 3, 3, 2};
-  read("kernel", 10, a.kernel, [](int v, size_t) { return v == 3 || v == 5; }, "{3, 5}");
-  read("expand", 10, a.expand, [](int v, size_t) { return v == 2 || v == 4 || v == 6; }, "{2, 4, 6}");
-  read("depth", 4, a.depth, [](int v, size_t i) { return v >= 1 && v <= max_depth[i]; }, "1..max depth (2, 3, 3, 2)");
-  return a;
+  const Arch a = parse_arch(elastic_mobile_space(), spec);
+  auto ints = [](const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); };
+  return {ints(a.kernel), ints(a.expand), ints(a.depth)};
 }
 
 NetworkSpec elastic_mobile_network(const ElasticMobileArch& a, const std::string& name) {
