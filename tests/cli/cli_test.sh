@@ -44,7 +44,9 @@ expect_error "non-numeric flag" "--epochs" "$hwnas" train --epochs many
 expect_error "missing dataset dir" "$tmp/none" "$hwnas" train --data-dir "$tmp/none" --epochs 1
 expect_error "cifar without dir" "--data-dir" "$hwnas" train --dataset cifar10 --net elastic-mobile:min
 expect_error "resume without out" "--out" "$hwnas" train --resume
+expect_error "unknown space" 'search space "nope"' "$hwnas" space info --space nope
 expect_json "info" "onednn" "$hwnas" info
+expect_json "space info" "log10_architectures" "$hwnas" space info --space elastic-mobile --samples 20
 expect_json "bench infer" "latency_ms" "$hwnas" bench infer --net elastic-mobile:min --steps 3 --warmup 1
 expect_json "bench train" "images_per_s" "$hwnas" bench train --net elastic-mobile:min --batch 8 --steps 1 --warmup 0
 expect_json "net" "macs_per_image" "$hwnas" net elastic-mobile:max
