@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,16 @@ inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, fl
       return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs " << vb[i];
   }
   return ::testing::AssertionSuccess();
+}
+
+// The message of the hwnas::Error that f throws, or "(no error)": for checking what an error says.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 inline ::testing::AssertionResult grad_ok(const std::function<Variable(const std::vector<Variable>&)>& f,

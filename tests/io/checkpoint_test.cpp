@@ -24,14 +24,7 @@ std::string read_bytes(const std::string& p) {
 }
 void write_bytes(const std::string& p, const std::string& b) { std::ofstream(p, std::ios::binary) << b; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 NamedTensors sample_tensors() {
   Generator g(3);

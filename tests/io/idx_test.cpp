@@ -56,14 +56,7 @@ struct Sample {
   std::vector<uint8_t> labels_file() const { return idx_bytes(0x801, {3}, labels); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 class IdxTest : public ::testing::TestWithParam<bool> {};
 

@@ -37,14 +37,7 @@ const char* kTinySpec = R"({
 
 SearchSpace tiny_space() { return parse_space(json::parse(kTinySpec), "tiny"); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 bool same_network(const NetworkSpec& a, const NetworkSpec& b) {
   return a.input == b.input && a.classes == b.classes && a.layers == b.layers;
