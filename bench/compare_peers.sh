@@ -3,7 +3,7 @@
 # inference, ONNX Runtime for inference (on the PyTorch peer's ONNX export). Every case runs
 # RUNS times, interleaved (hwnas, peer, hwnas, peer...) so that machine noise hits both alike;
 # the table shows medians and the ratio.
-# Usage: bench/compare_peers.sh [BUILD_DIR] [RUNS]     (default build, 3)
+# Usage: bench/compare_peers.sh [BUILD_DIR] [RUNS]     (default build, 3); ONLY=sandwich for that case alone
 # Needs: ../shared/peers/install.sh run once (PyTorch, onnxruntime-node).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,17 @@ train_case() {  # name, hwnas net, batch, peer command...
   hm=$(median "${h[@]}"); pm=$(median "${p[@]}")
   printf '%-34s %12.1f %12.1f %12s %7.2fx\n' "$name (img/s)" "$hm" "$pm" - "$($py -c "print($hm/$pm)")"
 }
+sandwich_case() {  # name, batch
+  local name=$1 batch=$2
+  local h=() p=()
+  for _ in $(seq "$runs"); do
+    h+=("$("$hwnas" bench sandwich --space elastic-mobile --batch "$batch" --threads 2 | field subnet_images_per_s)")
+    p+=("$("$py" "$peers/elastic_torch.py" sandwich --batch "$batch" --threads 2 2>/dev/null | field subnet_images_per_s)")
+  done
+  local hm pm
+  hm=$(median "${h[@]}"); pm=$(median "${p[@]}")
+  printf '%-34s %12.1f %12.1f %12s %7.2fx\n' "$name (subnet-img/s)" "$hm" "$pm" - "$($py -c "print($hm/$pm)")"
+}
 infer_case() {  # name, hwnas net, onnx file, peer command...
   local name=$1 net=$2 onnx=$3; shift 3
   local h=() p=() o=()
@@ -49,8 +60,10 @@ infer_case() {  # name, hwnas net, onnx file, peer command...
   printf '%-34s %12.3f %12.3f %12.3f   %s\n' "$name (ms)" "$hm" "$pm" "$om" \
     "$($py -c "print(f'{$pm/$hm:.2f}x faster than pytorch, {$hm/$om:.2f}x ort latency')")"
 }
+[ "${ONLY:-}" = sandwich ] && { sandwich_case "elastic-mobile sandwich b128 t2" 128; exit 0; }
 PEER_FIELD=subnet_images_per_s train_case "elastic-mobile max train b128 t2" elastic-mobile:max 128 \
   "$peers/elastic_torch.py" subnet --arch max --batch 128 --threads 2
+sandwich_case "elastic-mobile sandwich b128 t2" 128
 train_case "fbnet arch 0 train b64 t2" fbnet:0 64 "$peers/fbnet_torch.py" train --arch 0 --batch 64 --threads 2
 infer_case "elastic-mobile max infer b1 t1" elastic-mobile:max "$tmp/em_max.onnx" "$peers/elastic_torch.py" infer --arch max
 infer_case "elastic-mobile min infer b1 t1" elastic-mobile:min "$tmp/em_min.onnx" "$peers/elastic_torch.py" infer --arch min

@@ -44,6 +44,7 @@ expect_error "non-numeric flag" "--epochs" "$hwnas" train --epochs many
 expect_error "missing dataset dir" "$tmp/none" "$hwnas" train --data-dir "$tmp/none" --epochs 1
 expect_error "cifar without dir" "--data-dir" "$hwnas" train --dataset cifar10 --net elastic-mobile:min
 expect_error "resume without out" "--out" "$hwnas" train --resume
+expect_error "sandwich on a space without supernet" "not supported" "$hwnas" bench sandwich --space fbnet
 expect_error "unknown space" 'search space "nope"' "$hwnas" space info --space nope
 expect_json "info" "onednn" "$hwnas" info
 expect_json "space info" "log10_architectures" "$hwnas" space info --space elastic-mobile --samples 20

@@ -1,0 +1,195 @@
+#include "nas/elastic_supernet.h"
+
+#include <chrono>
+
+#include "nas/builtin_spaces.h"
+#include "nn/init.h"
+#include "nn/network.h"
+#include "nn/optim.h"
+#include "ops/batch_norm.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "ops/shape_ops.h"
+
+namespace hwnas {
+
+namespace {
+struct StageDef {
+  int64_t out, stride, depth;
+};
+constexpr StageDef kStages[] = {{24, 2, 2}, {40, 2, 3}, {64, 1, 3}, {96, 2, 2}};
+constexpr int64_t kStem = 16, kHead = 256, kClasses = 10;
+
+// A narrow that is skipped when it keeps everything: a full-size "slice" would only add an
+// autograd node whose backward copies the whole gradient once more.
+Variable narrow_if(const Variable& v, int64_t dim, int64_t start, int64_t len) {
+  return start == 0 && len == v.size(dim) ? v : narrow(v, dim, start, len);
+}
+Tensor narrow_if(const Tensor& t, int64_t dim, int64_t start, int64_t len) {
+  return start == 0 && len == t.size(dim) ? t : t.narrow(dim, start, len);
+}
+
+// Batch norm on the first c channels of a max-size BatchNorm2d.
+Variable sliced_bn(const Variable& x, BatchNorm2d& bn, int64_t c, bool training) {
+  return batch_norm(x, narrow_if(bn.weight, 0, 0, c), narrow_if(bn.bias, 0, 0, c),
+                    narrow_if(bn.running_mean, 0, 0, c), narrow_if(bn.running_var, 0, 0, c),
+                    {training, bn.momentum, bn.eps, bn.act});
+}
+
+void check_choice(const char* what, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) fail("ElasticMBConv: {} {} is out of range, expected {}..{}", what, v, lo, hi);
+}
+}  // namespace
+
+ElasticMBConv::ElasticMBConv(int64_t in, int64_t out, int64_t s, Generator& gen)
+    : in_channels(in), out_channels(out), stride(s), residual(s == 1 && in == out) {
+  const int64_t h = in * kMaxExpand;
+  auto init = [&](const char* name, Shape shape) {
+    Tensor w = Tensor::empty(shape);
+    kaiming_normal_(w, gen, FanMode::fan_out);
+    return register_parameter(name, w);
+  };
+  pw = init("pw", {h, in, 1, 1});
+  dw = init("dw", {h, 1, kMaxKernel, kMaxKernel});
+  pj = init("pj", {out, h, 1, 1});
+  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(h, 1e-5f, 0.1f, Activation::relu6));
+  bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(h, 1e-5f, 0.1f, Activation::relu6));
+  bn3 = register_module("bn3", std::make_shared<BatchNorm2d>(out, 1e-5f, 0.1f, Activation::none));
+}
+
+Variable ElasticMBConv::pw_weight(int64_t e) const { return narrow_if(pw, 0, 0, in_channels * e); }
+
+Variable ElasticMBConv::dw_weight(int64_t k, int64_t e) const {
+  const int64_t off = (kMaxKernel - k) / 2;
+  return narrow_if(narrow_if(narrow_if(dw, 0, 0, in_channels * e), 2, off, k), 3, off, k);
+}
+
+Variable ElasticMBConv::pj_weight(int64_t e) const { return narrow_if(pj, 1, 0, in_channels * e); }
+
+Variable ElasticMBConv::forward(const Variable& x, int64_t k, int64_t e) {
+  check_choice("expand", e, 1, kMaxExpand);
+  check_choice("kernel", k, 1, kMaxKernel);
+  if (k % 2 == 0)
+    fail("ElasticMBConv: kernel {} must be odd (the centre of the {}x{} weights)", k, kMaxKernel, kMaxKernel);
+  const int64_t h = in_channels * e;
+  const bool tr = is_training();
+  Variable y = sliced_bn(conv2d(x, pw_weight(e), {}, Conv2dOptions::make(1, 0)), *bn1, h, tr);
+  y = sliced_bn(conv2d(y, dw_weight(k, e), {}, Conv2dOptions::make(stride, k / 2, 1, h)), *bn2, h, tr);
+  y = sliced_bn(conv2d(y, pj_weight(e), {}, Conv2dOptions::make(1, 0)), *bn3, out_channels, tr);
+  return residual ? add(x, y) : y;
+}
+
+ElasticMobileSupernet::ElasticMobileSupernet(uint64_t seed) {
+  Generator gen(seed);
+  stem = register_module("stem", std::make_shared<ConvBnAct>(1, kStem, 3, 1, 1, Activation::relu6, gen));
+  int64_t c = kStem;
+  for (const auto& st : kStages) {
+    stage_first.push_back(blocks.size());
+    stage_blocks.push_back(static_cast<size_t>(st.depth));
+    for (int64_t i = 0; i < st.depth; ++i) {
+      const std::string name = "blocks." + std::to_string(blocks.size());
+      blocks.push_back(register_module(name, std::make_shared<ElasticMBConv>(c, st.out, i == 0 ? st.stride : 1, gen)));
+      c = st.out;
+    }
+  }
+  head = register_module("head", std::make_shared<ConvBnAct>(c, kHead, 1, 1, 1, Activation::relu6, gen));
+  fc = register_module("fc", std::make_shared<Linear>(kHead, kClasses, true, gen));
+}
+
+Variable ElasticMobileSupernet::forward(const Variable& x, const Arch& arch) {
+  validate_arch(elastic_mobile_space(), arch);
+  Variable y = stem->forward(x);
+  for (size_t s = 0; s < stage_first.size(); ++s) {
+    for (size_t i = 0; i < static_cast<size_t>(arch.depth[s]); ++i) {
+      const size_t b = stage_first[s] + i;
+      y = blocks[b]->forward(y, arch.kernel[b], arch.expand[b]);
+    }
+  }
+  return fc->forward(global_avg_pool(head->forward(y)));
+}
+
+Variable ElasticMobileSupernet::forward(const Variable& x) { return forward(x, max_arch(elastic_mobile_space())); }
+
+namespace {
+void copy_bn(BatchNorm2d& dst, const BatchNorm2d& src, int64_t c) {
+  dst.weight.data().copy_(src.weight.data().narrow(0, 0, c));
+  dst.bias.data().copy_(src.bias.data().narrow(0, 0, c));
+  dst.running_mean.copy_(src.running_mean.narrow(0, 0, c));
+  dst.running_var.copy_(src.running_var.narrow(0, 0, c));
+}
+void copy_conv_bn(ConvBnAct& dst, const ConvBnAct& src) {
+  dst.conv->weight.data().copy_(src.conv->weight.data());
+  copy_bn(*dst.bn, *src.bn, src.bn->weight.size(0));
+}
+template <class T>
+T& layer_as(const Sequential& net, size_t i, const char* what) {
+  auto p = i < net.layers().size() ? std::dynamic_pointer_cast<T>(net.layers()[i]) : nullptr;
+  if (!p) fail("extract_subnet: layer {} of the fixed network is not the expected {}", i, what);
+  return *p;
+}
+}  // namespace
+
+std::shared_ptr<Sequential> extract_subnet(const ElasticMobileSupernet& sn, const Arch& arch) {
+  const SearchSpace& space = elastic_mobile_space();
+  validate_arch(space, arch);
+  auto net = build_network(arch_network(space, arch), 0);
+  size_t li = 0;
+  copy_conv_bn(layer_as<ConvBnAct>(*net, li++, "stem ConvBnAct"), *sn.stem);
+  for (size_t s = 0; s < sn.stage_first.size(); ++s) {
+    for (size_t i = 0; i < static_cast<size_t>(arch.depth[s]); ++i) {
+      const size_t b = sn.stage_first[s] + i;
+      const ElasticMBConv& src = *sn.blocks[b];
+      const int64_t k = arch.kernel[b], e = arch.expand[b], h = src.in_channels * e;
+      auto& dst = layer_as<MBConv>(*net, li++, "MBConv");
+      dst.expand_conv->conv->weight.data().copy_(src.pw_weight(e).data());
+      dst.dw_conv->conv->weight.data().copy_(src.dw_weight(k, e).data());
+      dst.project_conv->conv->weight.data().copy_(src.pj_weight(e).data());
+      copy_bn(*dst.expand_conv->bn, *src.bn1, h);
+      copy_bn(*dst.dw_conv->bn, *src.bn2, h);
+      copy_bn(*dst.project_conv->bn, *src.bn3, src.out_channels);
+    }
+  }
+  copy_conv_bn(layer_as<ConvBnAct>(*net, li++, "head ConvBnAct"), *sn.head);
+  layer_as<GlobalAvgPool>(*net, li++, "GlobalAvgPool");
+  auto& fc = layer_as<Linear>(*net, li++, "Linear");
+  fc.weight.data().copy_(sn.fc->weight.data());
+  fc.bias.data().copy_(sn.fc->bias.data());
+  net->train(sn.is_training());
+  return net;
+}
+
+TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed) {
+  using Clock = std::chrono::steady_clock;
+  if (batch <= 0 || steps <= 0) fail("measure_sandwich: batch and steps must be positive, got {} and {}", batch, steps);
+  const SearchSpace& space = elastic_mobile_space();
+  ElasticMobileSupernet net(seed);
+  net.train();
+  Sgd opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
+  Generator gen(seed + 1), arch_gen(seed + 2);
+  Variable x(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
+  Tensor y = Tensor::empty({batch}, DType::i64);
+  for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = static_cast<int64_t>(gen.below(space.classes));
+  const Arch amax = max_arch(space), amin = min_arch(space);
+  auto step = [&] {
+    opt.zero_grad();
+    for (const Arch& a : {amax, amin, sample_arch(space, arch_gen), sample_arch(space, arch_gen)})
+      cross_entropy(net.forward(x, a), y).backward();
+    opt.step();
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  TrainMeasurement m;
+  m.batch = batch;
+  double total = 0;
+  for (int i = 0; i < steps; ++i) {
+    const auto t = Clock::now();
+    step();
+    m.step_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    total += m.step_ms.back();
+  }
+  m.mean_step_ms = total / steps;
+  m.median_step_ms = median(m.step_ms);
+  m.images_per_s = 4.0 * batch / (m.mean_step_ms / 1e3);
+  return m;
+}
+
+}  // namespace hwnas
