@@ -1,7 +1,5 @@
 #include "nas/elastic_supernet.h"
 
-#include <chrono>
-
 #include "nas/builtin_spaces.h"
 #include "nn/init.h"
 #include "nn/network.h"
@@ -159,7 +157,6 @@ std::shared_ptr<Sequential> extract_subnet(const ElasticMobileSupernet& sn, cons
 }
 
 TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed) {
-  using Clock = std::chrono::steady_clock;
   if (batch <= 0 || steps <= 0) fail("measure_sandwich: batch and steps must be positive, got {} and {}", batch, steps);
   const SearchSpace& space = elastic_mobile_space();
   ElasticMobileSupernet net(seed);
@@ -167,8 +164,7 @@ TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t
   Sgd opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
   Generator gen(seed + 1), arch_gen(seed + 2);
   Variable x(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
-  Tensor y = Tensor::empty({batch}, DType::i64);
-  for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = static_cast<int64_t>(gen.below(space.classes));
+  const Tensor y = random_labels(batch, space.classes, gen);
   const Arch amax = max_arch(space), amin = min_arch(space);
   auto step = [&] {
     opt.zero_grad();
@@ -176,20 +172,8 @@ TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t
       cross_entropy(net.forward(x, a), y).backward();
     opt.step();
   };
-  for (int i = 0; i < warmup; ++i) step();
-  TrainMeasurement m;
-  m.batch = batch;
-  double total = 0;
-  for (int i = 0; i < steps; ++i) {
-    const auto t = Clock::now();
-    step();
-    m.step_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
-    total += m.step_ms.back();
-  }
-  m.mean_step_ms = total / steps;
-  m.median_step_ms = median(m.step_ms);
-  m.images_per_s = 4.0 * batch / (m.mean_step_ms / 1e3);
-  return m;
+  // A subnet-image is one image through one subnet: 4 subnets per step.
+  return train_measurement(batch, time_calls(step, warmup, steps), 4.0 * static_cast<double>(batch));
 }
 
 }  // namespace hwnas

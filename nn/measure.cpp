@@ -11,13 +11,37 @@ namespace hwnas {
 namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+Shape batch_shape(const NetworkSpec& s, int64_t b) { return {b, s.input[0], s.input[1], s.input[2]}; }
+}  // namespace
+
 Tensor random_labels(int64_t n, int64_t classes, Generator& gen) {
   Tensor y = Tensor::empty({n}, DType::i64);
   for (int64_t i = 0; i < n; ++i) y.data<int64_t>()[i] = static_cast<int64_t>(gen.below(classes));
   return y;
 }
-Shape batch_shape(const NetworkSpec& s, int64_t b) { return {b, s.input[0], s.input[1], s.input[2]}; }
-}  // namespace
+
+std::vector<double> time_calls(const std::function<void()>& f, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t = Clock::now();
+    f();
+    ms.push_back(ms_since(t));
+  }
+  return ms;
+}
+
+TrainMeasurement train_measurement(int64_t batch, std::vector<double> step_ms, double images_per_step) {
+  TrainMeasurement m;
+  m.batch = batch;
+  m.step_ms = std::move(step_ms);
+  double total = 0;
+  for (double s : m.step_ms) total += s;
+  m.mean_step_ms = total / static_cast<double>(m.step_ms.size());
+  m.median_step_ms = median(m.step_ms);
+  m.images_per_s = images_per_step / (m.mean_step_ms / 1e3);
+  return m;
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -39,20 +63,7 @@ TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmu
     cross_entropy(net->forward(x), y).backward();
     opt.step();
   };
-  for (int i = 0; i < warmup; ++i) step();
-  TrainMeasurement m;
-  m.batch = batch;
-  for (int i = 0; i < steps; ++i) {
-    const auto t = Clock::now();
-    step();
-    m.step_ms.push_back(ms_since(t));
-  }
-  double total = 0;
-  for (double s : m.step_ms) total += s;
-  m.mean_step_ms = total / steps;
-  m.median_step_ms = median(m.step_ms);
-  m.images_per_s = batch / (m.mean_step_ms / 1e3);
-  return m;
+  return train_measurement(batch, time_calls(step, warmup, steps), static_cast<double>(batch));
 }
 
 InferMeasurement measure_infer(const NetworkSpec& spec, int64_t batch, int warmup, int iters, uint64_t seed) {
@@ -63,14 +74,9 @@ InferMeasurement measure_infer(const NetworkSpec& spec, int64_t batch, int warmu
   NoGradGuard ng;
   Generator gen(seed + 1);
   Variable x(Tensor::randn(batch_shape(spec, batch), gen));
-  for (int i = 0; i < warmup; ++i) net->forward(x);
   InferMeasurement m;
   m.batch = batch;
-  for (int i = 0; i < iters; ++i) {
-    const auto t = Clock::now();
-    net->forward(x);
-    m.iter_ms.push_back(ms_since(t));
-  }
+  m.iter_ms = time_calls([&] { net->forward(x); }, warmup, iters);
   double total = 0;
   for (double s : m.iter_ms) total += s;
   m.mean_ms = total / iters;

@@ -1,6 +1,7 @@
 #pragma once
 // The same measurements the peers make (../shared/peers): warm-up, then timed steps on random
 // data. Shared by `hwnas bench`, bench/ and the host-cpu target, so all report the same thing.
+#include <functional>
 #include <vector>
 
 #include "nn/network.h"
@@ -19,6 +20,14 @@ struct InferMeasurement {
   std::vector<double> iter_ms;
   double mean_ms = 0, median_ms = 0, p90_ms = 0;
 };
+
+// Calls f `warmup` times untimed, then `runs` times, returning each timed call in ms.
+std::vector<double> time_calls(const std::function<void()>& f, int warmup, int runs);
+// A training measurement from timed steps that each push `images_per_step` images (batch x
+// subnets per step for supernet steps).
+TrainMeasurement train_measurement(int64_t batch, std::vector<double> step_ms, double images_per_step);
+// n class labels drawn uniformly from [0, classes).
+Tensor random_labels(int64_t n, int64_t classes, Generator& gen);
 
 // SGD(lr 0.05, momentum 0.9, weight decay 4e-5) steps with cross-entropy, like the peers.
 TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed = 0);
