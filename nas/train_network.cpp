@@ -36,6 +36,19 @@ DatasetPair load_dataset_pair(const std::string& name, const std::string& dir) {
   fail("unknown dataset \"{}\" (known: fashion-mnist, cifar10, cifar100)", name);
 }
 
+namespace {
+// Rows of logits [N, C] whose arg-max is the label.
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  const Tensor l = logits.contiguous();
+  const int64_t n = l.size(0), c = l.size(1);
+  const float* p = l.data<float>();
+  const int64_t* y = labels.data<int64_t>();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) correct += (std::max_element(p + i * c, p + (i + 1) * c) - (p + i * c)) == y[i];
+  return correct;
+}
+}  // namespace
+
 double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<float>& mean,
                          const std::vector<float>& std, int64_t batch) {
   const bool was_training = net.is_training();
@@ -50,15 +63,8 @@ double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<flo
   loader.start_epoch(0);
   int64_t correct = 0, total = 0;
   while (auto b = loader.next()) {
-    const Tensor logits = net.forward(Variable(b->images)).data().contiguous();
-    const int64_t n = logits.size(0), c = logits.size(1);
-    const float* p = logits.data<float>();
-    const int64_t* y = b->labels.data<int64_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t pred = std::max_element(p + i * c, p + (i + 1) * c) - (p + i * c);
-      correct += pred == y[i];
-    }
-    total += n;
+    correct += count_correct(net.forward(Variable(b->images)).data(), b->labels);
+    total += b->labels.size(0);
   }
   net.train(was_training);
   return total ? static_cast<double>(correct) / total : 0.0;
@@ -196,13 +202,8 @@ TrainResult train_network(const TrainConfig& cfg) {
       loss.backward();
       opt->step();
       loss_sum += loss.item();
-      const Tensor l = logits.data().contiguous();
-      const int64_t n = l.size(0), c = l.size(1);
-      for (int64_t i = 0; i < n; ++i) {
-        const float* row = l.data<float>() + i * c;
-        correct += (std::max_element(row, row + c) - row) == b->labels.data<int64_t>()[i];
-      }
-      seen += n;
+      correct += count_correct(logits.data(), b->labels);
+      seen += b->labels.size(0);
       ++step_in_epoch;
       bar.update(step_in_epoch, loss_sum / step_in_epoch, seen);
     }
