@@ -1,0 +1,84 @@
+#include "ops/ordered_dropout.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <memory>
+
+#include "ops/bypass.h"
+#include "ops/kernel_util.h"
+
+namespace hwnas {
+
+namespace {
+
+// dst <- src with channels >= the sample's width zeroed. Outer block o (C * inner floats)
+// belongs to sample o / per_sample: channels_last tensors have one block per pixel, contiguous
+// ones one per sample.
+void masked_copy(const float* src, float* dst, const ChannelBlocks& b, const std::vector<int64_t>& widths) {
+  const int64_t per_sample = widths.empty() ? 1 : b.outer / static_cast<int64_t>(widths.size());
+  const int64_t block = b.channels * b.inner;
+#pragma omp parallel for if (b.outer * block > kernel::kParallelGrain)
+  for (int64_t o = 0; o < b.outer; ++o) {
+    const int64_t keep = widths[o / per_sample] * b.inner;
+    std::memcpy(dst + o * block, src + o * block, keep * sizeof(float));
+    std::memset(dst + o * block + keep, 0, (block - keep) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+Variable ordered_dropout(const Variable& x, const std::vector<int64_t>& sample_widths) {
+  HWNAS_CHECK(x.defined() && x.data().dtype() == DType::f32 && x.dim() >= 2,
+              "ordered_dropout: x must be an f32 tensor [N, C, ...], got {}",
+              x.defined() ? x.data().str() : "undefined");
+  const int64_t n = x.size(0), c = x.size(1);
+  HWNAS_CHECK(static_cast<int64_t>(sample_widths.size()) == n,
+              "ordered_dropout: {} sample widths for a batch of {} (x {}); expected one per sample",
+              sample_widths.size(), n, shape_str(x.shape()));
+  for (size_t i = 0; i < sample_widths.size(); ++i)
+    HWNAS_CHECK(sample_widths[i] >= 0 && sample_widths[i] <= c,
+                "ordered_dropout: width {} of sample {} out of range [0, {}] for x {}", sample_widths[i], i, c,
+                shape_str(x.shape()));
+  const MemoryFormat fmt = channel_format(x.data());
+  const ChannelBlocks b = channel_blocks(x.shape(), fmt);
+  Tensor xd = x.data().contiguous(fmt);
+  Tensor out = Tensor::empty(x.shape(), DType::f32, fmt);
+  masked_copy(xd.data<float>(), out.data<float>(), b, sample_widths);
+  if (!needs_grad({x})) return make_result(out, "ordered_dropout", {x}, nullptr);
+  auto widths = std::make_shared<const std::vector<int64_t>>(sample_widths);
+  return make_result(out, "ordered_dropout", {x}, [widths, b](const Tensor& gy_in) -> std::vector<Tensor> {
+    Tensor gy = gy_in.contiguous(b.fmt);
+    Tensor gx = Tensor::empty(gy.shape(), DType::f32, b.fmt);
+    masked_copy(gy.data<float>(), gx.data<float>(), b, *widths);
+    return {gx};
+  });
+}
+
+std::vector<WidthGroup> width_groups(const std::vector<int64_t>& sample_widths) {
+  std::vector<WidthGroup> groups;
+  const int64_t n = static_cast<int64_t>(sample_widths.size());
+  for (int64_t i = 0; i < n; ++i) {
+    if (!groups.empty() && groups.back().width == sample_widths[i]) groups.back().end = i + 1;
+    else groups.push_back({sample_widths[i], i, i + 1});
+  }
+  return groups;
+}
+
+std::vector<int64_t> ordered_sample_widths(int64_t batch, const std::vector<int64_t>& choices, int64_t groups,
+                                           Generator& gen) {
+  HWNAS_CHECK(groups >= 1 && groups <= batch,
+              "ordered_sample_widths: {} groups for a batch of {}; expected 1 <= groups <= batch", groups, batch);
+  HWNAS_CHECK(!choices.empty(), "ordered_sample_widths: no width choices");
+  for (auto w : choices) HWNAS_CHECK(w >= 0, "ordered_sample_widths: negative width in choices {}", shape_str(choices));
+  std::vector<int64_t> widths(static_cast<size_t>(batch));
+  const int64_t size = batch / groups;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t w = choices[gen.below(choices.size())];
+    const int64_t end = g + 1 == groups ? batch : (g + 1) * size;
+    for (int64_t i = g * size; i < end; ++i) widths[i] = w;
+  }
+  return widths;
+}
+
+}  // namespace hwnas
