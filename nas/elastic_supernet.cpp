@@ -5,6 +5,8 @@
 #include "nn/network.h"
 #include "nn/optim.h"
 #include "ops/batch_norm.h"
+#include "ops/channel_mask.h"
+#include "ops/mixed_op.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/shape_ops.h"
@@ -77,6 +79,28 @@ Variable ElasticMBConv::forward(const Variable& x, int64_t k, int64_t e) {
   return residual ? add(x, y) : y;
 }
 
+Variable ElasticMBConv::forward_weighted(const Variable& x, const std::vector<int64_t>& kernels,
+                                         const Variable& kernel_w, const std::vector<int64_t>& expands,
+                                         const Variable& expand_w) {
+  const int64_t h = in_channels * kMaxExpand;
+  std::vector<int64_t> widths;
+  for (int64_t e : expands) {
+    check_choice("expand", e, 1, kMaxExpand);
+    widths.push_back(in_channels * e);
+  }
+  const bool tr = is_training();
+  Variable y = channel_mask(sliced_bn(conv2d(x, pw, {}, Conv2dOptions::make(1, 0)), *bn1, h, tr), expand_w, widths);
+  std::vector<Variable> dws;
+  for (int64_t k : kernels) {
+    check_choice("kernel", k, 1, kMaxKernel);
+    dws.push_back(conv2d(y, dw_weight(k, kMaxExpand), {}, Conv2dOptions::make(stride, k / 2, 1, h)));
+  }
+  y = dws.size() == 1 ? dws[0] : weighted_sum(dws, kernel_w);
+  y = channel_mask(sliced_bn(y, *bn2, h, tr), expand_w, widths);
+  y = sliced_bn(conv2d(y, pj, {}, Conv2dOptions::make(1, 0)), *bn3, out_channels, tr);
+  return residual ? add(x, y) : y;
+}
+
 ElasticMobileSupernet::ElasticMobileSupernet(uint64_t seed) {
   Generator gen(seed);
   stem = register_module("stem", std::make_shared<ConvBnAct>(1, kStem, 3, 1, 1, Activation::relu6, gen));
@@ -102,6 +126,71 @@ Variable ElasticMobileSupernet::forward(const Variable& x, const Arch& arch) {
       const size_t b = stage_first[s] + i;
       y = blocks[b]->forward(y, arch.kernel[b], arch.expand[b]);
     }
+  }
+  return fc->forward(global_avg_pool(head->forward(y)));
+}
+
+Variable ElasticMobileSupernet::forward_groups(const Variable& x, const std::vector<ArchGroup>& groups) {
+  const SearchSpace& space = elastic_mobile_space();
+  if (groups.empty()) fail("ElasticMobileSupernet::forward_groups: no groups");
+  int64_t next = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].begin != next || groups[g].end <= groups[g].begin)
+      fail("ElasticMobileSupernet::forward_groups: group {} covers samples [{}, {}) but must start at {} and be non-empty",
+           g, groups[g].begin, groups[g].end, next);
+    validate_arch(space, groups[g].arch);
+    next = groups[g].end;
+  }
+  if (next != x.size(0))
+    fail("ElasticMobileSupernet::forward_groups: groups cover {} samples but the batch has {}", next, x.size(0));
+
+  Variable y = stem->forward(x);
+  for (size_t s = 0; s < stage_first.size(); ++s) {
+    for (size_t i = 0; i < stage_blocks[s]; ++i) {
+      const size_t b = stage_first[s] + i;
+      // What group g does at this block: 0 = bypassed (dropped by its depth), else kernel*16+expand.
+      auto choice = [&](size_t g) -> int64_t {
+        const Arch& a = groups[g].arch;
+        return static_cast<int64_t>(i) < a.depth[s] ? a.kernel[b] * 16 + a.expand[b] : 0;
+      };
+      std::vector<Variable> parts;
+      for (size_t g = 0; g < groups.size();) {
+        size_t h = g + 1;
+        while (h < groups.size() && choice(h) == choice(g)) ++h;
+        const int64_t begin = groups[g].begin, end = groups[h - 1].end;
+        Variable part = narrow_if(y, 0, begin, end - begin);
+        const int64_t c = choice(g);
+        // A dropped block only happens past a stage's first block, where stride is 1 and the
+        // widths match, so the bypassed slice has the block's output shape.
+        parts.push_back(c == 0 ? part : blocks[b]->forward(part, c / 16, c % 16));
+        g = h;
+      }
+      y = parts.size() == 1 ? parts[0] : concat(parts, 0);
+    }
+  }
+  return fc->forward(global_avg_pool(head->forward(y)));
+}
+
+Variable ElasticMobileSupernet::forward_weighted(const Variable& x, const ArchWeights& w) {
+  const SearchSpace& space = elastic_mobile_space();
+  auto values = [&](DimKind kind, size_t pos) -> const std::vector<int64_t>& {
+    for (const Dimension& d : space.dims)
+      if (d.kind == kind && d.pos == pos) return d.values;
+    fail("ElasticMobileSupernet: no {} dimension at {}", dim_name(kind), pos);
+  };
+  if (w.w.size() != space.dims.size())
+    fail("ElasticMobileSupernet::forward_weighted: {} weight vectors for {} dimensions", w.w.size(), space.dims.size());
+  Variable y = stem->forward(x);
+  for (size_t s = 0; s < stage_first.size(); ++s) {
+    const std::vector<int64_t>& depths = values(DimKind::depth, s);
+    std::vector<Variable> at_depth;
+    for (size_t i = 0; i < stage_blocks[s]; ++i) {
+      const size_t b = stage_first[s] + i;
+      y = blocks[b]->forward_weighted(y, values(DimKind::kernel, b), w.at(space, DimKind::kernel, b),
+                                      values(DimKind::expand, b), w.at(space, DimKind::expand, b));
+      if (std::find(depths.begin(), depths.end(), static_cast<int64_t>(i + 1)) != depths.end()) at_depth.push_back(y);
+    }
+    y = at_depth.size() == 1 ? at_depth[0] : weighted_sum(at_depth, w.at(space, DimKind::depth, s));
   }
   return fc->forward(global_avg_pool(head->forward(y)));
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "nas/dnas.h"
 #include "nas/space.h"
 #include "nn/layers.h"
 #include "nn/measure.h"
@@ -23,6 +24,11 @@ class ElasticMBConv : public Module {
   ElasticMBConv(int64_t in, int64_t out, int64_t stride, Generator& gen);
   Variable forward(const Variable& x, int64_t kernel, int64_t expand);
   Variable forward(const Variable& x) override { return forward(x, kMaxKernel, kMaxExpand); }
+  // DNAS (FBNet/FBNetV2): the kernels' depthwise outputs mixed by `kernel_w` (a weighted-sum
+  // mixed op), the expand choices by FBNetV2 channel masking of the max-width hidden layers
+  // with `expand_w`.
+  Variable forward_weighted(const Variable& x, const std::vector<int64_t>& kernels, const Variable& kernel_w,
+                            const std::vector<int64_t>& expands, const Variable& expand_w);
   std::string type_name() const override { return "ElasticMBConv"; }
 
   // The slices a subnet (kernel, expand) uses, as autograd views of the parameters.
@@ -36,11 +42,29 @@ class ElasticMBConv : public Module {
   std::shared_ptr<BatchNorm2d> bn1, bn2, bn3;
 };
 
+// Samples [begin, end) of a batch and the subnet they run through (ordered dropout).
+struct ArchGroup {
+  Arch arch;
+  int64_t begin = 0, end = 0;
+};
+
 class ElasticMobileSupernet : public Module {
  public:
   explicit ElasticMobileSupernet(uint64_t seed = 0);
   // arch over elastic_mobile_space() (validated).
   Variable forward(const Variable& x, const Arch& arch);
+  // Ordered dropout (NetAdaptV2): each group of consecutive samples runs through its own
+  // subnet in this one forward. Per block, consecutive groups with the same choice run
+  // together on their batch slice with that choice's weight slices, so no masked-out channel
+  // is computed; a block a group's depth drops is a channel-level bypass with k = 0 (the
+  // slice passes through). Stem and head run once on the whole batch. In training mode batch
+  // norm statistics are those of each run of samples sharing a choice; with fixed statistics
+  // the gradient equals the sum of the groups' separate passes (tested).
+  // `groups` must cover [0, N) in order.
+  Variable forward_groups(const Variable& x, const std::vector<ArchGroup>& groups);
+  // DNAS: every choice mixed by `w` (DnasState::sample_weights); a stage's output is the
+  // weighted sum of its outputs after each depth choice.
+  Variable forward_weighted(const Variable& x, const ArchWeights& w);
   Variable forward(const Variable& x) override;  // the max subnet
   std::string type_name() const override { return "ElasticMobileSupernet"; }
 

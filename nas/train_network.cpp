@@ -1,6 +1,5 @@
 #include "nas/train_network.h"
 
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "io/dataloader.h"
 #include "io/idx.h"
 #include "nn/optim.h"
+#include "nas/progress_bar.h"
 #include "ops/loss.h"
 
 namespace hwnas {
@@ -36,7 +36,6 @@ DatasetPair load_dataset_pair(const std::string& name, const std::string& dir) {
   fail("unknown dataset \"{}\" (known: fashion-mnist, cifar10, cifar100)", name);
 }
 
-namespace {
 // Rows of logits [N, C] whose arg-max is the label.
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   const Tensor l = logits.contiguous();
@@ -47,7 +46,6 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   for (int64_t i = 0; i < n; ++i) correct += (std::max_element(p + i * c, p + (i + 1) * c) - (p + i * c)) == y[i];
   return correct;
 }
-}  // namespace
 
 double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<float>& mean,
                          const std::vector<float>& std, int64_t batch) {
@@ -72,38 +70,6 @@ double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<flo
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// One line that redraws itself on a terminal; on a pipe or CI log, a line every ~10%.
-class ProgressBar {
- public:
-  ProgressBar(bool enabled, int64_t epoch, int64_t epochs, int64_t total)
-      : enabled_(enabled), tty_(isatty(fileno(stderr))), epoch_(epoch), epochs_(epochs), total_(total),
-        start_(Clock::now()) {}
-  void update(int64_t done, double loss, int64_t images) {
-    if (!enabled_) return;
-    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    const bool milestone = done == total_ || done * 10 / total_ != (done - 1) * 10 / total_;
-    if (!tty_ && !milestone) return;
-    const double ips = s > 0 ? images / s : 0;
-    const double eta = done > 0 ? s / done * (total_ - done) : 0;
-    const int width = 24, filled = static_cast<int>(width * done / std::max<int64_t>(total_, 1));
-    std::string bar(filled, '=');
-    if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
-    std::fprintf(stderr, "%sepoch %lld/%lld [%s] %lld/%lld loss %.4f %.0f img/s ETA %d:%02d%s", tty_ ? "\r" : "",
-                 static_cast<long long>(epoch_ + 1), static_cast<long long>(epochs_), bar.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), loss, ips, static_cast<int>(eta) / 60,
-                 static_cast<int>(eta) % 60, tty_ ? "" : "\n");
-    if (tty_ && done == total_) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  bool enabled_, tty_;
-  int64_t epoch_, epochs_, total_;
-  Clock::time_point start_;
-};
-
 json config_json(const TrainConfig& c) {
   return {{"net", network_spec_to_json(c.net)}, {"dataset", c.dataset}, {"epochs", c.epochs}, {"batch", c.batch},
           {"optimizer", c.optimizer}, {"lr", c.lr}, {"momentum", c.momentum}, {"nesterov", c.nesterov},
@@ -111,12 +77,17 @@ json config_json(const TrainConfig& c) {
           {"crop_padding", c.crop_padding}, {"hflip", c.hflip}, {"seed", c.seed}, {"train_limit", c.train_limit}};
 }
 
+}  // namespace
+
 json epoch_json(const EpochResult& e) {
   return {{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
           {"test_accuracy", e.test_accuracy}, {"seconds", e.seconds}, {"images_per_s", e.images_per_s}};
 }
 
-}  // namespace
+EpochResult epoch_from_json(const json& e) {
+  return {e.at("epoch"), e.at("train_loss"), e.at("train_accuracy"), e.at("test_accuracy"), e.at("seconds"),
+          e.at("images_per_s")};
+}
 
 TrainResult train_network(const TrainConfig& cfg) {
   if (cfg.epochs <= 0 || cfg.batch <= 0) fail("train: --epochs and --batch must be positive");
@@ -180,9 +151,7 @@ TrainResult train_network(const TrainConfig& cfg) {
       load_into(ck, model_and_opt_state());
       start_epoch = ck.metadata.at("epochs_done").get<int64_t>();
       opt->set_step_count(ck.metadata.at("step").get<int64_t>());
-      for (const auto& e : ck.metadata.at("history"))
-        result.epochs.push_back({e.at("epoch"), e.at("train_loss"), e.at("train_accuracy"), e.at("test_accuracy"),
-                                 e.at("seconds"), e.at("images_per_s")});
+      for (const auto& e : ck.metadata.at("history")) result.epochs.push_back(epoch_from_json(e));
       if (cfg.progress) std::fprintf(stderr, "resuming %s at epoch %lld\n", ckpt_path.c_str(), static_cast<long long>(start_epoch + 1));
     }
   }
@@ -190,7 +159,7 @@ TrainResult train_network(const TrainConfig& cfg) {
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     loader.start_epoch(epoch);
     ProgressBar bar(cfg.progress, epoch, cfg.epochs, steps_per_epoch);
-    const auto t0 = Clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0, step_in_epoch = 0;
     while (auto b = loader.next()) {
@@ -209,7 +178,7 @@ TrainResult train_network(const TrainConfig& cfg) {
     }
     EpochResult er;
     er.epoch = epoch + 1;
-    er.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     er.images_per_s = seen / er.seconds;
     er.train_loss = loss_sum / std::max<int64_t>(step_in_epoch, 1);
     er.train_accuracy = static_cast<double>(correct) / std::max<int64_t>(seen, 1);

@@ -46,11 +46,18 @@ struct TrainResult {
 
 TrainResult train_network(const TrainConfig& cfg);
 
+// The per-epoch record in history.json and checkpoints.
+nlohmann::json epoch_json(const EpochResult& e);
+EpochResult epoch_from_json(const nlohmann::json& j);
+
 // Accuracy of `net` on a dataset in eval mode (batch norm folded, no autograd), with the
 // per-channel normalization used in training.
 class Module;
 double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<float>& mean,
                          const std::vector<float>& std, int64_t batch = 500);
+
+// Rows of logits [N, C] whose arg-max is the label.
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
 
 // The training and test sets of a dataset name (fashion-mnist, cifar10, cifar100) and their
 // per-channel normalization.

@@ -9,6 +9,9 @@ void add_bench_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_net_command(CLI::App& app);
 void add_space_command(CLI::App& app);
+void add_supernet_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_extract_command(CLI::App& app);
 
 // Flag validators with messages a person can read (CLI11's PositiveNumber prints the range as
 // "0 to 1.79e308" spelled out).
