@@ -120,6 +120,10 @@ ElasticMobileSupernet::ElasticMobileSupernet(uint64_t seed) {
 
 Variable ElasticMobileSupernet::forward(const Variable& x, const Arch& arch) {
   validate_arch(elastic_mobile_space(), arch);
+  return forward_subnet(x, arch);
+}
+
+Variable ElasticMobileSupernet::forward_subnet(const Variable& x, const Arch& arch) {
   Variable y = stem->forward(x);
   for (size_t s = 0; s < stage_first.size(); ++s) {
     for (size_t i = 0; i < static_cast<size_t>(arch.depth[s]); ++i) {
@@ -144,31 +148,13 @@ Variable ElasticMobileSupernet::forward_groups(const Variable& x, const std::vec
   if (next != x.size(0))
     fail("ElasticMobileSupernet::forward_groups: groups cover {} samples but the batch has {}", next, x.size(0));
 
-  Variable y = stem->forward(x);
-  for (size_t s = 0; s < stage_first.size(); ++s) {
-    for (size_t i = 0; i < stage_blocks[s]; ++i) {
-      const size_t b = stage_first[s] + i;
-      // What group g does at this block: 0 = bypassed (dropped by its depth), else kernel*16+expand.
-      auto choice = [&](size_t g) -> int64_t {
-        const Arch& a = groups[g].arch;
-        return static_cast<int64_t>(i) < a.depth[s] ? a.kernel[b] * 16 + a.expand[b] : 0;
-      };
-      std::vector<Variable> parts;
-      for (size_t g = 0; g < groups.size();) {
-        size_t h = g + 1;
-        while (h < groups.size() && choice(h) == choice(g)) ++h;
-        const int64_t begin = groups[g].begin, end = groups[h - 1].end;
-        Variable part = narrow_if(y, 0, begin, end - begin);
-        const int64_t c = choice(g);
-        // A dropped block only happens past a stage's first block, where stride is 1 and the
-        // widths match, so the bypassed slice has the block's output shape.
-        parts.push_back(c == 0 ? part : blocks[b]->forward(part, c / 16, c % 16));
-        g = h;
-      }
-      y = parts.size() == 1 ? parts[0] : concat(parts, 0);
-    }
-  }
-  return fc->forward(global_avg_pool(head->forward(y)));
+  // Each group runs its whole subnet on its slice of the input: slicing the input (which needs
+  // no gradient) costs nothing, while slicing a hidden activation per block would give every
+  // slice a full-size zero gradient in the backward (measured: 0.8x the sandwich's throughput
+  // with per-block slices and concats, against parity this way).
+  std::vector<Variable> logits;
+  for (const ArchGroup& g : groups) logits.push_back(forward_subnet(narrow_if(x, 0, g.begin, g.end - g.begin), g.arch));
+  return logits.size() == 1 ? logits[0] : concat(logits, 0);
 }
 
 Variable ElasticMobileSupernet::forward_weighted(const Variable& x, const ArchWeights& w) {
@@ -263,6 +249,37 @@ TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t
   };
   // A subnet-image is one image through one subnet: 4 subnets per step.
   return train_measurement(batch, time_calls(step, warmup, steps), 4.0 * static_cast<double>(batch));
+}
+
+std::vector<ArchGroup> ordered_dropout_groups(int64_t batch, int64_t groups, Generator& gen) {
+  if (groups < 1 || groups > batch) fail("ordered dropout: groups must be in 1..batch ({}), got {}", batch, groups);
+  const SearchSpace& space = elastic_mobile_space();
+  std::vector<ArchGroup> out;
+  for (int64_t g = 0; g < groups; ++g) {
+    ArchGroup ag;
+    ag.arch = g == 0 ? max_arch(space) : g == 1 ? min_arch(space) : sample_arch(space, gen);
+    ag.begin = batch * g / groups;
+    ag.end = batch * (g + 1) / groups;
+    out.push_back(std::move(ag));
+  }
+  return out;
+}
+
+TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed) {
+  if (batch <= 0 || steps <= 0) fail("measure_ordered_dropout: batch and steps must be positive, got {} and {}", batch, steps);
+  const SearchSpace& space = elastic_mobile_space();
+  ElasticMobileSupernet net(seed);
+  net.train();
+  Sgd opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
+  Generator gen(seed + 1), arch_gen(seed + 2);
+  Variable x(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
+  const Tensor y = random_labels(batch, space.classes, gen);
+  auto step = [&] {
+    opt.zero_grad();
+    cross_entropy(net.forward_groups(x, ordered_dropout_groups(batch, groups, arch_gen)), y).backward();
+    opt.step();
+  };
+  return train_measurement(batch, time_calls(step, warmup, steps), static_cast<double>(batch));
 }
 
 }  // namespace hwnas

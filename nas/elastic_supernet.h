@@ -54,12 +54,10 @@ class ElasticMobileSupernet : public Module {
   // arch over elastic_mobile_space() (validated).
   Variable forward(const Variable& x, const Arch& arch);
   // Ordered dropout (NetAdaptV2): each group of consecutive samples runs through its own
-  // subnet in this one forward. Per block, consecutive groups with the same choice run
-  // together on their batch slice with that choice's weight slices, so no masked-out channel
-  // is computed; a block a group's depth drops is a channel-level bypass with k = 0 (the
-  // slice passes through). Stem and head run once on the whole batch. In training mode batch
-  // norm statistics are those of each run of samples sharing a choice; with fixed statistics
-  // the gradient equals the sum of the groups' separate passes (tested).
+  // subnet in this one forward-backward, on its batch slice with that subnet's weight slices,
+  // so no masked-out channel is computed; the logits are concatenated in batch order. Batch
+  // norm statistics are per group, so the gradient equals the sum of the groups' separate
+  // passes (tested).
   // `groups` must cover [0, N) in order.
   Variable forward_groups(const Variable& x, const std::vector<ArchGroup>& groups);
   // DNAS: every choice mixed by `w` (DnasState::sample_weights); a stage's output is the
@@ -69,7 +67,12 @@ class ElasticMobileSupernet : public Module {
   std::string type_name() const override { return "ElasticMobileSupernet"; }
 
   std::shared_ptr<ConvBnAct> stem, head;
-  std::vector<std::shared_ptr<ElasticMBConv>> blocks;  // all stages' blocks in order
+  std::vector<std::shared_ptr<ElasticMBConv>> blocks;
+
+ private:
+  Variable forward_subnet(const Variable& x, const Arch& arch);  // arch already validated
+
+ public:  // all stages' blocks in order
   std::vector<size_t> stage_first, stage_blocks;
   std::shared_ptr<Linear> fc;
 };
@@ -83,5 +86,15 @@ std::shared_ptr<Sequential> extract_subnet(const ElasticMobileSupernet& supernet
 // batch (gradients accumulate), then one optimizer step. images_per_s counts subnet-images:
 // 4 * batch per step.
 TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed = 0);
+
+// The ordered-dropout step of `hwnas supernet train --sampler ordered-dropout` on the same kind
+// of fixed random batch: the batch split into `groups` equal groups (max, min, then random
+// subnets) in one forward-backward, then one SGD step with the sandwich's settings.
+// images_per_s counts subnet-images: batch per step (each image goes through one subnet).
+TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed = 0);
+
+// Equal consecutive groups of a batch: max, min, then random subnets (the ordered-dropout
+// sampler's draw).
+std::vector<ArchGroup> ordered_dropout_groups(int64_t batch, int64_t groups, Generator& gen);
 
 }  // namespace hwnas

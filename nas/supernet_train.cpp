@@ -82,19 +82,6 @@ DataLoaderOptions train_loader_options(const SupernetTrainConfig& c, const Datas
   return o;
 }
 
-// Equal consecutive groups of a batch: max, min, then random subnets.
-std::vector<ArchGroup> ordered_dropout_groups(const SearchSpace& space, int64_t batch, int64_t groups, Generator& gen) {
-  std::vector<ArchGroup> out;
-  for (int64_t g = 0; g < groups; ++g) {
-    ArchGroup ag;
-    ag.arch = g == 0 ? max_arch(space) : g == 1 ? min_arch(space) : sample_arch(space, gen);
-    ag.begin = batch * g / groups;
-    ag.end = batch * (g + 1) / groups;
-    out.push_back(std::move(ag));
-  }
-  return out;
-}
-
 }  // namespace
 
 double evaluate_subnet(const ElasticMobileSupernet& net, const Arch& arch, const DatasetPair& data,
@@ -239,7 +226,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
         }
         subnet_images += n * static_cast<int64_t>(2 + cfg.num_random);
       } else if (cfg.sampler == "ordered-dropout") {
-        auto groups = ordered_dropout_groups(space, n, cfg.od_groups, arch_gen);
+        auto groups = ordered_dropout_groups(n, cfg.od_groups, arch_gen);
         Variable l = cross_entropy(net.forward_groups(x, groups), b->labels, cfg.label_smoothing);
         l.backward();
         loss = l.item();

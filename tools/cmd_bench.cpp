@@ -53,29 +53,39 @@ void add_bench_command(CLI::App& app) {
     });
   }
 
-  // Weight-sharing supernet training, the peer's `elastic_torch.py sandwich`.
-  auto sw = std::make_shared<Opts>();
-  sw->net = "elastic-mobile";
-  auto* sand = cmd->add_subcommand(
-      "sandwich", "Supernet sandwich steps (max + min + 2 random subnets, one SGD step): subnet_images_per_s");
-  sand->add_option("--space", sw->net, "search space (only elastic-mobile for now; default elastic-mobile)");
-  sand->add_option("--batch", sw->batch, "batch size (default 128)")->check(positive());
-  sand->add_option("--threads", sw->threads, "OpenMP threads (default 2)")->check(positive());
-  sand->add_option("--steps", sw->steps, "timed steps (default 5)")->check(positive());
-  sand->add_option("--warmup", sw->warmup, "warm-up steps (default 2)")->check(non_negative());
-  sand->callback([sw] {
-    if (sw->net != "elastic-mobile")
-      throw CLI::ValidationError("--space", "bench sandwich: space '" + sw->net +
-                                                "' is not supported; only elastic-mobile has a supernet for now");
-    set_threads(sw->threads > 0 ? sw->threads : 2);
-    const int64_t b = sw->batch > 0 ? sw->batch : 128;
-    auto m = measure_sandwich(b, sw->warmup >= 0 ? sw->warmup : 2, sw->steps > 0 ? sw->steps : 5);
-    nlohmann::json j = {{"engine", "hwnas"},          {"mode", "sandwich"},
-                        {"space", sw->net},           {"batch", b},
-                        {"threads", omp_get_max_threads()}, {"step_ms", m.mean_step_ms},
-                        {"step_ms_median", m.median_step_ms}, {"subnet_images_per_s", m.images_per_s}};
-    std::cout << j.dump() << std::endl;
-  });
+  // Weight-sharing supernet training: the peer's `elastic_torch.py sandwich`, and our
+  // ordered-dropout step on the same supernet.
+  for (const std::string mode : {"sandwich", "ordered-dropout"}) {
+    auto sw = std::make_shared<Opts>();
+    sw->net = "elastic-mobile";
+    auto groups = std::make_shared<int64_t>(4);
+    auto* sub = cmd->add_subcommand(
+        mode, mode == "sandwich"
+                  ? "Supernet sandwich steps (max + min + 2 random subnets, one SGD step): subnet_images_per_s"
+                  : "Supernet ordered-dropout steps (the batch in --groups groups: max, min, random subnets; one "
+                    "forward-backward, one SGD step): subnet_images_per_s");
+    sub->add_option("--space", sw->net, "search space (only elastic-mobile for now; default elastic-mobile)");
+    sub->add_option("--batch", sw->batch, "batch size (default 128)")->check(positive());
+    sub->add_option("--threads", sw->threads, "OpenMP threads (default 2)")->check(positive());
+    sub->add_option("--steps", sw->steps, "timed steps (default 5)")->check(positive());
+    sub->add_option("--warmup", sw->warmup, "warm-up steps (default 2)")->check(non_negative());
+    if (mode == "ordered-dropout") sub->add_option("--groups", *groups, "subnets per batch (default 4)")->check(positive());
+    sub->callback([sw, groups, mode] {
+      if (sw->net != "elastic-mobile")
+        throw CLI::ValidationError("--space", "bench " + mode + ": space '" + sw->net +
+                                                  "' is not supported; only elastic-mobile has a supernet for now");
+      set_threads(sw->threads > 0 ? sw->threads : 2);
+      const int64_t b = sw->batch > 0 ? sw->batch : 128;
+      const int warmup = sw->warmup >= 0 ? sw->warmup : 2, steps = sw->steps > 0 ? sw->steps : 5;
+      auto m = mode == "sandwich" ? measure_sandwich(b, warmup, steps) : measure_ordered_dropout(b, *groups, warmup, steps);
+      nlohmann::json j = {{"engine", "hwnas"},          {"mode", mode},
+                          {"space", sw->net},           {"batch", b},
+                          {"threads", omp_get_max_threads()}, {"step_ms", m.mean_step_ms},
+                          {"step_ms_median", m.median_step_ms}, {"subnet_images_per_s", m.images_per_s}};
+      if (mode == "ordered-dropout") j["groups"] = *groups;
+      std::cout << j.dump() << std::endl;
+    });
+  }
 }
 
 }  // namespace hwnas::cli
