@@ -38,14 +38,17 @@ train_case() {  # name, hwnas net, batch, peer command...
 }
 sandwich_case() {  # name, batch
   local name=$1 batch=$2
-  local h=() p=()
+  local h=() p=() o=()
   for _ in $(seq "$runs"); do
     h+=("$("$hwnas" bench sandwich --space elastic-mobile --batch "$batch" --threads 2 | field subnet_images_per_s)")
     p+=("$("$py" "$peers/elastic_torch.py" sandwich --batch "$batch" --threads 2 2>/dev/null | field subnet_images_per_s)")
+    o+=("$("$hwnas" bench ordered-dropout --space elastic-mobile --batch "$batch" --threads 2 --steps 20 | field subnet_images_per_s)")
   done
-  local hm pm
-  hm=$(median "${h[@]}"); pm=$(median "${p[@]}")
+  local hm pm om
+  hm=$(median "${h[@]}"); pm=$(median "${p[@]}"); om=$(median "${o[@]}")
   printf '%-34s %12.1f %12.1f %12s %7.2fx\n' "$name (subnet-img/s)" "$hm" "$pm" - "$($py -c "print($hm/$pm)")"
+  # Ours only (the peer has no ordered dropout): the ratio is against our own sandwich step.
+  printf '%-34s %12.1f %12s %12s %7.2fx of sandwich\n' "ordered-dropout b$batch t2, 4 groups" "$om" - - "$($py -c "print($om/$hm)")"
 }
 infer_case() {  # name, hwnas net, onnx file, peer command...
   local name=$1 net=$2 onnx=$3; shift 3

@@ -31,6 +31,9 @@ expect_json() {  # description, key, command...
 
 echo '{"input": [1, 28, 28], "classes": 10, "layers": [{"type": "conv_bn_act", "out": 4, "kernel": 0}]}' > "$tmp/bad.json"
 echo '{"input": [1, 28' > "$tmp/broken.json"
+# A tiny trained fixed network and supernet for the eval/extract checks.
+"$hwnas" train --net elastic-mobile:min --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --out "$tmp/tr" --quiet >/dev/null 2>&1
+"$hwnas" supernet train --sampler uniform --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --recal-batches 1 --out "$tmp/sn1" --quiet >/dev/null 2>&1
 
 expect_error "unknown subcommand" "unknown command \"warp\"" "$hwnas" warp
 expect_error "unknown network" "not a built-in" "$hwnas" bench infer --net nonsense
@@ -46,6 +49,13 @@ expect_error "cifar without dir" "--data-dir" "$hwnas" train --dataset cifar10 -
 expect_error "resume without out" "--out" "$hwnas" train --resume
 expect_error "sandwich on a space without supernet" "not supported" "$hwnas" bench sandwich --space fbnet
 expect_error "unknown space" 'search space "nope"' "$hwnas" space info --space nope
+expect_error "unknown sampler" 'unknown --sampler "spos"' "$hwnas" supernet train --sampler spos --out "$tmp/sn"
+expect_error "supernet on fbnet" 'not supported' "$hwnas" supernet train --space fbnet
+expect_error "eval without checkpoint file" "$tmp/none.hwnas" "$hwnas" eval --checkpoint "$tmp/none.hwnas"
+expect_error "eval of a non-supernet checkpoint" "not a supernet checkpoint" "$hwnas" eval --checkpoint "$tmp/tr/checkpoint.hwnas"
+expect_error "extract with a bad arch" "kernel[0] = 4" "$hwnas" extract --checkpoint "$tmp/sn1/checkpoint.hwnas" --out "$tmp/x" --recal-batches 0 --arch '{"kernel":[4,3,3,3,3,3,3,3,3,3],"expand":[2,2,2,2,2,2,2,2,2,2],"depth":[1,1,1,1]}'
+expect_json "extract" "params" "$hwnas" extract --checkpoint "$tmp/sn1/checkpoint.hwnas" --out "$tmp/x" --recal-batches 0 --arch min
+expect_json "bench ordered-dropout" "subnet_images_per_s" "$hwnas" bench ordered-dropout --batch 8 --steps 1 --warmup 0
 expect_json "info" "onednn" "$hwnas" info
 expect_json "space info" "log10_architectures" "$hwnas" space info --space elastic-mobile --samples 20
 expect_json "bench infer" "latency_ms" "$hwnas" bench infer --net elastic-mobile:min --steps 3 --warmup 1
