@@ -122,7 +122,7 @@ std::string arch_json_hint(const SearchSpace& s);  // {"depth":[4 ints],...}
 // The subnet as fixed layers (network JSON format): stem, the blocks its depths keep, head.
 // An mbconv with radix > 1 carries "radix" (Split-Attention; see docs/search-space.md).
 nlohmann::json arch_layers(const SearchSpace& s, const Arch& a);
-// The subnet as a fixed network. Fails for radix > 1, which the fixed format cannot express.
+// The subnet as a fixed network (radix > 1 becomes the mbconv layer's Split-Attention "radix").
 NetworkSpec arch_network(const SearchSpace& s, const Arch& a, const std::string& name = "");
 
 // Analytic cost of one forward pass at batch 1: multiply-adds of convs and linears (what

@@ -280,22 +280,13 @@ json arch_layers(const SearchSpace& s, const Arch& a) {
 
 NetworkSpec arch_network(const SearchSpace& s, const Arch& a, const std::string& name) {
   const json layers = arch_layers(s, a);
-  for (size_t i = 0; i < layers.size(); ++i)
-    if (layers[i].contains("radix"))
-      fail("{}: layer {} is an MBConv with Split-Attention radix {}, which a fixed network cannot express yet "
-           "(subnet_cost gives its cost)",
-           s.name, i, layers[i].at("radix").dump());
   const std::string n = name.empty() ? s.name : name;
   return parse_network_spec(json{{"name", n}, {"input", s.input}, {"classes", s.classes}, {"layers", layers}}, n);
 }
 
 SubnetCost subnet_cost(const SearchSpace& s, const Arch& a) {
   json layers = arch_layers(s, a);
-  // The fixed-network parser checks everything but the attention, which changes no shape.
-  json plain = layers;
-  for (json& l : plain)
-    if (l.is_object()) l.erase("radix");
-  parse_network_spec(json{{"name", s.name}, {"input", s.input}, {"classes", s.classes}, {"layers", plain}}, s.name);
+  parse_network_spec(json{{"name", s.name}, {"input", s.input}, {"classes", s.classes}, {"layers", layers}}, s.name);
   return layers_cost(s.input, layers);
 }
 

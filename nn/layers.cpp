@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/split_attention.h"
+
 #include <cmath>
 
 #include "nn/init.h"
@@ -105,10 +107,14 @@ Variable ConvBnAct::forward_with_residual(const Variable& x, const Variable& res
 }
 
 MBConv::MBConv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t expand, int64_t groups, Activation act,
-               Generator& gen) {
+               Generator& gen, int64_t radix) {
+  if (radix < 1) fail("MBConv: radix must be 1 or more, got {}", radix);
   const int64_t hidden = in * expand;
   expand_conv = register_module("expand", std::make_shared<ConvBnAct>(in, hidden, 1, 1, groups, act, gen));
-  dw_conv = register_module("dw", std::make_shared<ConvBnAct>(hidden, hidden, k, stride, hidden, act, gen));
+  if (radix == 1)
+    dw_conv = register_module("dw", std::make_shared<ConvBnAct>(hidden, hidden, k, stride, hidden, act, gen));
+  else
+    split_attention = register_module("dw", std::make_shared<SplitAttentionConv>(hidden, k, radix, stride, act, gen));
   project_conv = register_module("project", std::make_shared<ConvBnAct>(hidden, out, 1, 1, groups, Activation::none, gen));
   shuffle_groups = groups;
   residual = stride == 1 && in == out;
@@ -117,7 +123,7 @@ MBConv::MBConv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t expan
 Variable MBConv::forward(const Variable& x) {
   Variable y = expand_conv->forward(x);
   if (shuffle_groups > 1) y = channel_shuffle(y, shuffle_groups);
-  y = dw_conv->forward(y);
+  y = dw_conv ? dw_conv->forward(y) : split_attention->forward(y);
   return residual ? project_conv->forward_with_residual(y, x) : project_conv->forward(y);
 }
 

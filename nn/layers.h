@@ -131,13 +131,17 @@ class ConvBnAct : public Module {
 // 1x1 expand (groups g) -> BN -> act [-> channel shuffle when g > 1] -> kxk depthwise (stride s)
 // -> BN -> act -> 1x1 project (groups g) -> BN, plus identity when stride 1 and C_in == C_out.
 // expand == 1 with groups == 1 still has the expand conv (as in the FBNet space's k*_e1 ops).
+// radix > 1 replaces the depthwise stage by Split-Attention (nn/split_attention.h) over `radix`
+// depthwise filters per channel; then dw_conv is null and split_attention holds the stage.
+class SplitAttentionConv;
 class MBConv : public Module {
  public:
   MBConv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t expand, int64_t groups, Activation act,
-         Generator& gen);
+         Generator& gen, int64_t radix = 1);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "MBConv"; }
   std::shared_ptr<ConvBnAct> expand_conv, dw_conv, project_conv;
+  std::shared_ptr<SplitAttentionConv> split_attention;
   int64_t shuffle_groups = 1;
   bool residual = false;
 };

@@ -86,13 +86,16 @@ int64_t walk(const NetworkSpec& spec, const std::string& source, Sequential* net
       c = out;
     } else if (type == "mbconv") {
       const int64_t out = ctx.get_int("out"), k = ctx.get_int("kernel"), s = ctx.get_int("stride", 1);
-      const int64_t e = ctx.get_int("expand"), g = ctx.get_int("groups", 1);
+      const int64_t e = ctx.get_int("expand"), g = ctx.get_int("groups", 1), r = ctx.get_int("radix", 1);
       const int64_t hid = c * e;
       if (c % g || out % g || hid % g) ctx.error(fmt::format("groups {} must divide in {}, hidden {} and out {}", g, c, hid, out));
+      if (r < 1) ctx.error(fmt::format("radix must be 1 or more, got {}", r));
       macs += h * w * hid * (c / g);
       conv_out(k, s, k / 2, 1);
-      macs += h * w * hid * k * k + h * w * out * (hid / g);
-      if (net) m = std::make_shared<MBConv>(c, out, k, s, e, g, ctx.get_act(Activation::relu), gen);
+      macs += h * w * hid * k * k * r + h * w * out * (hid / g);
+      // Split-Attention's fc1 and fc2 on the pooled [hid] vector (ResNeSt's width rule).
+      if (r > 1) macs += hid * std::max<int64_t>(hid * r / 4, 32) * (1 + r);
+      if (net) m = std::make_shared<MBConv>(c, out, k, s, e, g, ctx.get_act(Activation::relu), gen, r);
       c = out;
     } else if (type == "batch_norm") {
       if (net) m = std::make_shared<BatchNorm2d>(c, 1e-5f, 0.1f, ctx.get_act(Activation::none));
