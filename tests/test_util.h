@@ -36,6 +36,9 @@ inline Tensor randn(const Shape& s, uint64_t seed = 1, float scale = 1.f) {
   return Tensor::randn(s, g, 0.f, scale);
 }
 
+inline Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 inline Variable param(const Tensor& t) { return Variable(t, /*requires_grad=*/true); }
 
 // Element-wise |a - b| <= atol + rtol * |b| over logical (row-major) order; layouts may differ.

@@ -5,6 +5,8 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
+using test::contains;
 using test::all_close;
 using test::error_of;
 using test::grad_ok;
@@ -13,7 +15,6 @@ using test::randn;
 
 namespace {
 
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
 // Reference: channel c of the result from y when c < k, else from x.
 Tensor naive_bypass(const Tensor& y, const Tensor& x, int64_t k) {
@@ -26,7 +27,6 @@ Tensor naive_bypass(const Tensor& y, const Tensor& x, int64_t k) {
   return Tensor::from_vector(out, s);
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
+using test::contains;
 using test::all_close;
 using test::error_of;
 using test::grad_ok;
@@ -15,9 +17,7 @@ using test::randn;
 
 namespace {
 
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // m[c] = sum_i g[i] * (c < widths[i]), straight from the definition.
 std::vector<double> naive_mask(const std::vector<float>& g, const std::vector<int64_t>& widths, int64_t c) {

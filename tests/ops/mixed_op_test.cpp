@@ -8,6 +8,8 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
+using test::contains;
 using test::all_close;
 using test::error_of;
 using test::grad_ok;
@@ -16,9 +18,7 @@ using test::randn;
 
 namespace {
 
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::vector<float> naive_softmax(const std::vector<float>& z) {
   double m = z[0], s = 0;

@@ -11,6 +11,8 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
+using test::contains;
 using test::all_close;
 using test::error_of;
 using test::grad_ok;
@@ -19,9 +21,7 @@ using test::randn;
 
 namespace {
 
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Row-major elements of `t` with channel c of sample n zeroed when c >= widths[n].
 std::vector<float> naive_masked(const Tensor& t, const std::vector<int64_t>& widths) {

@@ -9,6 +9,7 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
 using test::all_close;
 using test::grad_ok;
 using test::randn;
@@ -52,7 +53,6 @@ Tensor distinct(const Shape& s, uint64_t seed) {
   return Tensor::from_vector(v, s);
 }
 
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
 }  // namespace
 

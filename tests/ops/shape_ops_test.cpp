@@ -5,12 +5,12 @@
 #include "tests/test_util.h"
 
 using namespace hwnas;
+using test::cl;
 using test::all_close;
 using test::grad_ok;
 using test::randn;
 
 namespace {
-Tensor cl(const Tensor& t) { return t.contiguous(MemoryFormat::channels_last); }
 
 // A fixed, non-uniform upstream gradient makes a vector-valued op's gradient check a plain
 // elementwise comparison.
