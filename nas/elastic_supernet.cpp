@@ -231,21 +231,34 @@ std::shared_ptr<Sequential> extract_subnet(const ElasticMobileSupernet& sn, cons
   return net;
 }
 
-TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed) {
-  if (batch <= 0 || steps <= 0) fail("measure_sandwich: batch and steps must be positive, got {} and {}", batch, steps);
+namespace {
+// The peer's step benchmark set-up (elastic_torch.py): a fresh supernet in training mode, SGD
+// (lr 0.05, momentum 0.9, wd 4e-5) and one fixed random batch with random labels.
+struct StepBench {
+  StepBench(const char* what, int64_t batch, int steps, uint64_t seed)
+      : net(seed), opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false}), gen(seed + 1), arch_gen(seed + 2) {
+    if (batch <= 0 || steps <= 0) fail("{}: batch and steps must be positive, got {} and {}", what, batch, steps);
+    net.train();
+    x = Variable(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
+    y = random_labels(batch, space.classes, gen);
+  }
   const SearchSpace& space = elastic_mobile_space();
-  ElasticMobileSupernet net(seed);
-  net.train();
-  Sgd opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
-  Generator gen(seed + 1), arch_gen(seed + 2);
-  Variable x(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
-  const Tensor y = random_labels(batch, space.classes, gen);
-  const Arch amax = max_arch(space), amin = min_arch(space);
+  ElasticMobileSupernet net;
+  Sgd opt;
+  Generator gen, arch_gen;
+  Variable x;
+  Tensor y;
+};
+}  // namespace
+
+TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed) {
+  StepBench b("measure_sandwich", batch, steps, seed);
+  const Arch amax = max_arch(b.space), amin = min_arch(b.space);
   auto step = [&] {
-    opt.zero_grad();
-    for (const Arch& a : {amax, amin, sample_arch(space, arch_gen), sample_arch(space, arch_gen)})
-      cross_entropy(net.forward(x, a), y).backward();
-    opt.step();
+    b.opt.zero_grad();
+    for (const Arch& a : {amax, amin, sample_arch(b.space, b.arch_gen), sample_arch(b.space, b.arch_gen)})
+      cross_entropy(b.net.forward(b.x, a), b.y).backward();
+    b.opt.step();
   };
   // A subnet-image is one image through one subnet: 4 subnets per step.
   return train_measurement(batch, time_calls(step, warmup, steps), 4.0 * static_cast<double>(batch));
@@ -266,18 +279,11 @@ std::vector<ArchGroup> ordered_dropout_groups(int64_t batch, int64_t groups, Gen
 }
 
 TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed) {
-  if (batch <= 0 || steps <= 0) fail("measure_ordered_dropout: batch and steps must be positive, got {} and {}", batch, steps);
-  const SearchSpace& space = elastic_mobile_space();
-  ElasticMobileSupernet net(seed);
-  net.train();
-  Sgd opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
-  Generator gen(seed + 1), arch_gen(seed + 2);
-  Variable x(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
-  const Tensor y = random_labels(batch, space.classes, gen);
+  StepBench b("measure_ordered_dropout", batch, steps, seed);
   auto step = [&] {
-    opt.zero_grad();
-    cross_entropy(net.forward_groups(x, ordered_dropout_groups(batch, groups, arch_gen)), y).backward();
-    opt.step();
+    b.opt.zero_grad();
+    cross_entropy(b.net.forward_groups(b.x, ordered_dropout_groups(batch, groups, b.arch_gen)), b.y).backward();
+    b.opt.step();
   };
   return train_measurement(batch, time_calls(step, warmup, steps), static_cast<double>(batch));
 }
