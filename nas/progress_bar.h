@@ -20,4 +20,18 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
+// The same line for work counted in items rather than epochs (layers measured, archs
+// evaluated): "measuring layers [=====>    ] 12/80 ETA 0:31".
+class TaskProgress {
+ public:
+  TaskProgress(bool enabled, std::string label, int64_t total);
+  void update(int64_t done);
+
+ private:
+  bool enabled_, tty_;
+  std::string label_;
+  int64_t total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace hwnas

@@ -133,7 +133,8 @@ NetworkSpec arch_network(const SearchSpace& s, const Arch& a, const std::string&
 struct SubnetCost {
   int64_t macs = 0, params = 0, activation_bytes = 0, peak_activation_bytes = 0;
 };
-SubnetCost layers_cost(const Shape& input, const nlohmann::json& layers);  // layers must be valid
+// `outputs`, when given, receives each layer's output shape [C, H, W] (flat layers: [C, 1, 1]).
+SubnetCost layers_cost(const Shape& input, const nlohmann::json& layers, std::vector<Shape>* outputs = nullptr);  // layers must be valid
 SubnetCost subnet_cost(const SearchSpace& s, const Arch& a);
 
 // Split-Attention's attention width for `channels` x `radix` split channels (ResNeSt's rule).

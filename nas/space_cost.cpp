@@ -5,7 +5,7 @@ namespace hwnas {
 
 using nlohmann::json;
 
-SubnetCost layers_cost(const Shape& input, const json& layers) {
+SubnetCost layers_cost(const Shape& input, const json& layers, std::vector<Shape>* outputs) {
   HWNAS_CHECK(input.size() == 3, "layers_cost: input must be [C, H, W], got {}", fmt::join(input, ", "));
   int64_t c = input[0], h = input[1], w = input[2];
   SubnetCost r;
@@ -81,6 +81,7 @@ SubnetCost layers_cost(const Shape& input, const json& layers) {
     } else if (type != "identity" && type != "dropout") {
       fail("layers_cost: unknown layer type \"{}\"", type);
     }
+    if (outputs) outputs->push_back({c, h, w});
   }
   return r;
 }

@@ -134,7 +134,7 @@ int64_t walk(const NetworkSpec& spec, const std::string& source, Sequential* net
     }
     if (net) net->add(type + std::to_string(i), m);
   }
-  if (!flat || c != spec.classes)
+  if (spec.classes > 0 && (!flat || c != spec.classes))
     fail("{}: the last layer must produce [N, {}] (classes), but the network ends with {}", source, spec.classes,
          flat ? fmt::format("[N, {}]", c) : fmt::format("[N, {}, {}, {}]", c, h, w));
   return macs;

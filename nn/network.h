@@ -23,6 +23,8 @@ namespace hwnas {
 struct NetworkSpec {
   std::string name;
   Shape input;  // C, H, W
+  // 0 marks a fragment (a few layers timed alone, e.g. for a lookup table): its output is whatever
+  // the last layer produces. A parsed network file always has classes > 0.
   int64_t classes = 0;
   nlohmann::json layers;
 };

@@ -12,6 +12,9 @@ void add_space_command(CLI::App& app);
 void add_supernet_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_extract_command(CLI::App& app);
+void add_measure_command(CLI::App& app);
+void add_lut_command(CLI::App& app);
+void add_predictor_command(CLI::App& app);
 
 // Flag validators with messages a person can read (CLI11's PositiveNumber prints the range as
 // "0 to 1.79e308" spelled out).
