@@ -1,7 +1,12 @@
 #pragma once
 // `host-cpu`: the network run by our engine on this machine's CPU (eval mode, BN folded, no
 // autograd) at a fixed batch and thread count; warm-up, then the median of N timed runs with
-// the spread reported. Config keys: threads (1), batch (1), warmup (10), runs (30), seed (0).
+// the spread reported. Config keys: threads (1), batch (1), warmup (10), runs (30), seed (0),
+// rounds (= runs): several networks costed together (cost_many, lookup-table builds) have their
+// runs interleaved in that many rounds, so that each network's runs span the whole measurement.
+// Why: this machine's speed drifts by +-15% over windows of a few seconds (medians of 60 runs of
+// one network, no rebuild, 0.3 s apart: 4.5 to 6.7 ms); 100 fbnet subnets measured one after
+// another matched a lookup table within 10% for 4-40% of them, interleaved for 91%.
 #include "hw_targets/target.h"
 
 namespace hwnas {
@@ -9,14 +14,15 @@ namespace hwnas {
 struct HostCpuOptions {
   int threads = 1;
   int64_t batch = 1;
-  int warmup = 10, runs = 30;
+  int warmup = 10, runs = 30, rounds = 30;
   uint64_t seed = 0;
 };
 HostCpuOptions host_cpu_options(const nlohmann::json& config, const std::string& source);
 
-// The timing both the target and the lookup-table builder use: median and spread of `runs`
-// inference calls of `net` (a network or a fragment) under the options' thread count.
-CostResult measure_on_host_cpu(const NetworkSpec& net, const HostCpuOptions& o);
+// Median and spread of `runs` inference calls of each network (or fragment) under the options'
+// thread count, the networks' runs interleaved in `rounds` rounds.
+std::vector<CostResult> measure_on_host_cpu(const std::vector<NetworkSpec>& nets, const HostCpuOptions& o,
+                                            const std::function<void(double)>& progress = {});
 
 TargetPtr make_host_cpu_target(const nlohmann::json& config, const std::string& source);
 

@@ -1,7 +1,5 @@
 #include "hw_targets/lut_eval.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "nas/progress_bar.h"
@@ -10,7 +8,7 @@
 namespace hwnas {
 
 LutEvalResult evaluate_latency_table(const LatencyTable& table, Target& measured, const SearchSpace& s,
-                                     const LutEvalOptions& o) {
+                                     const LutEvalOptions& o, const std::string& source) {
   if (o.archs < 2) fail("lut eval: need at least 2 architectures to compare, got {}", o.archs);
   Generator gen(o.seed);
   LutEvalResult r;
@@ -19,24 +17,21 @@ LutEvalResult evaluate_latency_table(const LatencyTable& table, Target& measured
     LutEvalSample smp;
     smp.arch = sample_arch(s, gen);
     nets.push_back(arch_network(s, smp.arch));
-    smp.table_ms = table_cost(table, nets.back(), table.name).latency_ms;  // fails early on a missing layer
+    smp.table_ms = table_cost(table, nets.back(), source.empty() ? table.name : source).latency_ms;  // fails early on a missing layer
     r.samples.push_back(std::move(smp));
   }
-  // In chunks: a measured target may batch a chunk into one process (onnxruntime), and the
-  // progress bar moves.
-  const size_t chunk = 10;
+  // All in one call: a measured target interleaves their runs (host_cpu_target.h says why).
   TaskProgress progress(o.progress, fmt::format("measuring {} subnets on {}", nets.size(), measured.name()),
                         int64_t(nets.size()));
-  for (size_t first = 0; first < nets.size(); first += chunk) {
-    const size_t last = std::min(nets.size(), first + chunk);
-    const std::vector<CostResult> c =
-        measured.cost_many(std::vector<NetworkSpec>(nets.begin() + first, nets.begin() + last));
-    for (size_t i = first; i < last; ++i) {
-      r.samples[i].measured_ms = c[i - first].latency_ms;
-      r.samples[i].spread_pct = c[i - first].spread_pct.value_or(0.0);
-    }
-    progress.update(int64_t(last));
+  measured.on_progress = [&](double f) { progress.update(int64_t(f * double(nets.size()))); };
+  const std::vector<CostResult> c = measured.cost_many(nets);
+  measured.on_progress = nullptr;
+  if (c.size() != nets.size()) fail("lut eval: target {} returned {} results for {} subnets", measured.name(), c.size(), nets.size());
+  for (size_t i = 0; i < nets.size(); ++i) {
+    r.samples[i].measured_ms = c[i].latency_ms;
+    r.samples[i].spread_pct = c[i].spread_pct.value_or(0.0);
   }
+  progress.update(int64_t(nets.size()));
   std::vector<double> pred, truth;
   for (const LutEvalSample& smp : r.samples) {
     pred.push_back(smp.table_ms);

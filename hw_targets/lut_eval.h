@@ -25,7 +25,8 @@ struct LutEvalResult {
   std::vector<LutEvalSample> samples;
 };
 
+// `source` names the table in errors (its file).
 LutEvalResult evaluate_latency_table(const LatencyTable& table, Target& measured, const SearchSpace& s,
-                                     const LutEvalOptions& o = {});
+                                     const LutEvalOptions& o = {}, const std::string& source = "");
 
 }  // namespace hwnas

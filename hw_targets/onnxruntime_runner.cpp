@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/temp_dir.h"
+
 extern char** environ;
 
 namespace hwnas {
@@ -61,20 +63,6 @@ std::vector<std::string> node_env() {
   env.push_back("NODE_PATH=" + ort_node_path());
   return env;
 }
-
-// Removes a temporary directory with what is in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "hwnas_ort_XXXXXX").string();
-    if (!mkdtemp(t.data())) fail("onnxruntime: cannot create a temporary directory {}: {}", t, std::strerror(errno));
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // Runs the runner script with `args`, returning stdout; failures name the mode, the exit status
 // and the end of stderr.
@@ -247,6 +235,14 @@ std::vector<OrtTiming> time_onnx_models(const std::vector<std::string>& paths, c
   std::vector<std::string> args = {"time",     "--threads",           std::to_string(o.threads),
                                    "--batch",  std::to_string(o.batch), "--warmup",
                                    std::to_string(o.warmup), "--runs", std::to_string(o.runs)};
+  if (o.rounds > 1) {
+    args.push_back("--rounds");
+    args.push_back(std::to_string(o.rounds));
+  }
+  if (!o.profile_dir.empty()) {
+    args.push_back("--profile-dir");
+    args.push_back(o.profile_dir);
+  }
   for (const auto& p : paths) {
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) fail("onnxruntime: model {} does not exist", p);
@@ -266,6 +262,11 @@ std::vector<OrtTiming> time_onnx_models(const std::vector<std::string>& paths, c
       t.p90_ms = j.at("p90_ms").get<double>();
       t.runs = j.at("runs").get<int>();
       t.ort_version = j.value("ort_version", "");
+      if (j.contains("layers_ms")) {
+        for (const auto& [k, v] : j.at("layers_ms").items()) t.layers_ms[std::stoi(k)] = v.get<double>();
+        t.other_ms = j.at("other_ms").get<double>();
+        t.profiled_run_ms = j.at("profiled_run_ms").get<double>();
+      }
       res.push_back(t);
     } catch (const json::exception& e) {
       fail("onnxruntime: unexpected runner output line \"{}\": {}", line, e.what());
@@ -283,8 +284,8 @@ Tensor run_onnx_model(const std::string& model, const Tensor& input) {
     fail("onnxruntime: run_onnx_model needs a float32 input, got {}", input.defined() ? input.str() : "undefined");
   std::error_code ec;
   if (!fs::is_regular_file(model, ec)) fail("onnxruntime: model {} does not exist", model);
-  TempDir dir;
-  const std::string in = (dir.path / "input.bin").string(), out = (dir.path / "output.bin").string();
+  const TempDir dir("hwnas_ort");
+  const std::string in = (dir.path() / "input.bin").string(), out = (dir.path() / "output.bin").string();
   const std::vector<float> x = input.to_vector();  // logical (NCHW) order whatever the layout
   {
     std::ofstream f(in, std::ios::binary);

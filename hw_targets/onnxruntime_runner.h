@@ -8,6 +8,7 @@
 //   node     $HWNAS_NODE (a path), else `node` or `nodejs` on PATH
 //   script   $HWNAS_ORT_RUNNER, else HWNAS_SOURCE_DIR/tools/ort_run.js
 //   modules  NODE_PATH as set, with ${HWNAS_NODE_DIR:-$HOME/.cache/hwnas/node}/node_modules added
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,11 @@ struct OrtTimingOptions {
   int64_t batch = 1;        // replaces the models' (symbolic) batch dim
   int warmup = 10;
   int runs = 30;
+  int rounds = 1;           // several models: their timed runs interleaved in this many rounds
   double timeout_s = 0;     // for the whole call; 0: no limit
+  // When set (an existing folder), ONNX Runtime's profiler runs and its files go here; the
+  // timings then carry per-layer medians (nodes named "layerI/...", as io/onnx_export names them).
+  std::string profile_dir;
 };
 
 struct OrtTiming {
@@ -28,6 +33,10 @@ struct OrtTiming {
   double median_ms = 0, p10_ms = 0, p90_ms = 0;
   int runs = 0;
   std::string ort_version;
+  // With profile_dir: median per run of the nodes of each layer index, of the nodes of no layer
+  // (layout reorders ONNX Runtime inserts), and of the whole run as the profiler saw it.
+  std::map<int, double> layers_ms;
+  double other_ms = 0, profiled_run_ms = 0;
 };
 
 // Times every model in one node process (a node start costs ~0.2 s), in order.

@@ -32,6 +32,10 @@ json cost_to_json(const CostResult& r) {
   return j;
 }
 
+std::vector<LayerTimings> Target::time_layers_in_context(const std::vector<NetworkSpec>&) {
+  fail("target {} ({}) cannot time layers inside a network", name(), kind());
+}
+
 CostResult subnet_cost_on(Target& t, const SearchSpace& s, const Arch& a) { return t.cost(arch_network(s, a)); }
 
 namespace {

@@ -35,6 +35,16 @@ struct CostResult {
 };
 nlohmann::json cost_to_json(const CostResult& r);
 
+// One network's layers, each timed where it runs inside the network (input just produced by the
+// layer before, weights wherever the earlier layers left them): layer_ms[i] is the median time
+// of net.layers[i] (0 for a layer that runs no kernel), whole_ms the median whole run as cost()
+// would time it (host-cpu: the sum of the layer times, nothing runs between them; onnxruntime: a
+// twin session without the profiler, so it includes the runtime's own work around the nodes).
+struct LayerTimings {
+  std::vector<double> layer_ms;
+  double whole_ms = 0;
+};
+
 class Target {
  public:
   virtual ~Target() = default;
@@ -49,8 +59,15 @@ class Target {
     for (const NetworkSpec& n : nets) r.push_back(cost(n));
     return r;
   }
+  // Measured targets that can time each layer inside a whole network run (see LayerTimings)
+  // say so here; lookup tables are built from such timings (hw_targets/lut_build.h).
+  virtual bool times_layers_in_context() const { return false; }
+  virtual std::vector<LayerTimings> time_layers_in_context(const std::vector<NetworkSpec>& nets);
   // The configuration it was built from, with defaults filled in (written beside results).
   virtual nlohmann::json config() const = 0;
+  // Set by a caller that shows progress: long measurements (cost_many, time_layers_in_context)
+  // that can tell call it with the fraction of the call done.
+  std::function<void(double)> on_progress;
 };
 using TargetPtr = std::unique_ptr<Target>;
 

@@ -27,19 +27,24 @@ struct TargetFlags {
 
   void add(CLI::App* cmd) {
     cmd->add_option("--target", target,
-                    "a target kind (host-cpu, onnxruntime, roofline, fpga, cuda) or a target/lookup-table JSON file")
+                    "a target kind (host-cpu, onnxruntime, roofline, fpga, cuda) or a target JSON file (a lookup table: {\"kind\": \"lut\", \"table\": FILE}, or the table file itself)")
         ->capture_default_str();
     threads_opt = cmd->add_option("--threads", threads, "measured targets: threads (default 1)")->check(positive());
     batch_opt = cmd->add_option("--batch", batch, "measured targets: batch size (default 1)")->check(positive());
     warmup_opt = cmd->add_option("--warmup", warmup, "measured targets: untimed runs first (default 10)")->check(non_negative());
     runs_opt = cmd->add_option("--runs", runs, "measured targets: timed runs, the median is reported (default 30)")->check(positive());
   }
-  TargetPtr make() const {
+  // default_runs: used for a measured kind given by name when --runs is not (a config file keeps
+  // its own runs).
+  TargetPtr make(int default_runs = 0) const {
     json o = json::object();
     if (threads_opt->count()) o["threads"] = threads;
     if (batch_opt->count()) o["batch"] = batch;
     if (warmup_opt->count()) o["warmup"] = warmup;
-    if (runs_opt->count()) o["runs"] = runs;
+    if (runs_opt->count())
+      o["runs"] = runs;
+    else if (default_runs > 0 && (target == "host-cpu" || target == "onnxruntime" || target == "cuda"))
+      o["runs"] = default_runs;
     return make_target(target, o);
   }
 };
@@ -57,8 +62,8 @@ void add_measure_command(CLI::App& app) {
   cmd->add_option("--arch", *arch, "the subnet: max, min, arch JSON, a JSON file, or an fbnet archs.csv id");
   cmd->add_option("--net", *net, "instead of --space/--arch: a network (fbnet:ID, elastic-mobile:max|min, or a network JSON file)");
   cmd->callback([=] {
-    if (net->empty() == (space->empty() || arch->empty()))
-      throw CLI::ValidationError("measure", "give either --space and --arch, or --net");
+    if (net->empty() ? (space->empty() || arch->empty()) : (!space->empty() || !arch->empty()))
+      throw CLI::ValidationError("measure", "give either --space and --arch, or --net (not both)");
     TargetPtr t = flags->make();
     json out{{"target", t->name()}, {"kind", t->kind()}};
     NetworkSpec spec;
@@ -87,19 +92,37 @@ void add_lut_command(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   auto opts = std::make_shared<LutBuildOptions>();
   flags->add(build);
+  build->get_option("--runs")->description("measured targets: timed runs per subnet (default 100 here, not 30)");
   build->add_option("--space", *space, "built-in space (fbnet, elastic-mobile) or a space JSON file")->required();
   build->add_option("--out", *out, "the table to write (JSON; written atomically)")->required();
+  auto method = std::make_shared<std::string>("auto");
+  build->add_option("--method", *method,
+                    "in-context: time each layer inside covering subnets; isolated: each layer alone; auto: "
+                    "in-context where the target can (host-cpu, onnxruntime)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "in-context", "isolated"}));
+  build->add_option("--occurrences", opts->occurrences, "in-context: subnets each layer is timed in (median)")
+      ->capture_default_str()
+      ->check(positive());
   build->add_option("--calibration-archs", opts->calibration_archs,
-                    "whole subnets measured to set the per-network overhead (max, min, then random)")
+                    "isolated method: whole subnets measured to set the per-network overhead (max, min, then random)")
       ->capture_default_str()
       ->check(non_negative());
   build->add_option("--seed", opts->seed, "seed of the random subnets")->capture_default_str();
+  build->add_flag_function("--quiet", [opts](int64_t) { opts->progress = false; }, "no progress bar");
   build->callback([=] {
     const SearchSpace s = load_space(*space);
-    TargetPtr t = flags->make();
+    // More runs than a single measurement: a table's entries are read for every subnet a search
+    // looks at, and 100 interleaved runs average out this machine's drift (docs/hw-targets.md).
+    TargetPtr t = flags->make(100);
+    opts->method = parse_lut_method(*method);
     const LatencyTable table = build_latency_table(*t, s, *opts);
     save_latency_table(table, *out);
-    std::cout << json{{"table", *out}, {"entries", table.entries.size()}, {"overhead_ms", table.overhead_ms}}.dump()
+    std::cout << json{{"table", *out},
+                      {"entries", table.entries.size()},
+                      {"overhead_ms", table.overhead_ms},
+                      {"method", table.meta.value("method", "")}}
+                     .dump()
               << std::endl;
   });
 
@@ -115,12 +138,13 @@ void add_lut_command(CLI::App& app) {
   eval->add_option("--space", *espace, "built-in space (fbnet, elastic-mobile) or a space JSON file")->required();
   eval->add_option("--archs", eopts->archs, "random subnets to measure")->capture_default_str()->check(CLI::Range(2, 100000));
   eval->add_option("--seed", eopts->seed, "seed of the random subnets")->capture_default_str();
+  eval->add_flag_function("--quiet", [eopts](int64_t) { eopts->progress = false; }, "no progress bar");
   eval->add_option("--samples-out", *samples_out, "also write each subnet's arch, measured and table latency (JSON)");
   eval->callback([=] {
     const LatencyTable table = load_latency_table(*table_path);
     const SearchSpace s = load_space(*espace);
     TargetPtr t = eflags->make();
-    const LutEvalResult r = evaluate_latency_table(table, *t, s, *eopts);
+    const LutEvalResult r = evaluate_latency_table(table, *t, s, *eopts, *table_path);
     if (!samples_out->empty()) {
       json rows = json::array();
       for (const LutEvalSample& smp : r.samples)

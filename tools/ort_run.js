@@ -3,9 +3,13 @@
 // hw_targets/onnxruntime_runner.h). One node process times many models: a node start costs
 // ~0.2 s, which would dominate a lookup table of ~100 single-layer models timed one per process.
 //
-//   node ort_run.js time --threads T --batch B --warmup W --runs R MODEL.onnx [MODEL2.onnx ...]
+//   node ort_run.js time --threads T --batch B --warmup W --runs R [--rounds K] [--profile-dir D] MODEL.onnx ...
 //     one JSON line per model: {"model", "median_ms", "p10_ms", "p90_ms", "runs", "batch",
-//     "threads", "ort_version"}
+//     "threads", "ort_version"}; with --profile-dir, ONNX Runtime's profiler runs (its files go
+//     to D) and the line adds "layers_ms" {"I": median ms of the nodes named "layerI/..." per
+//     run}, "other_ms" (nodes of no layer, e.g. layout reorders) and "profiled_run_ms" (the
+//     profiler's median whole run); median_ms, p10_ms and p90_ms then come from a twin session
+//     without the profiler, run in the same rounds
 //   node ort_run.js check MODEL.onnx IN.bin OUT.bin --shape N,C,H,W
 //     runs the model on IN.bin (float32 little-endian, the given shape) and writes its first
 //     output to OUT.bin (float32 little-endian); prints {"model", "output_shape"}
@@ -21,13 +25,15 @@ const os = require('os');
 const path = require('path');
 
 const USAGE = `usage:
-  ort_run.js time --threads T --batch B --warmup W --runs R MODEL.onnx [MODEL2.onnx ...]
+  ort_run.js time --threads T --batch B --warmup W --runs R [--rounds K] [--profile-dir D] MODEL.onnx ...
   ort_run.js check MODEL.onnx IN.bin OUT.bin --shape N,C,H,W
   ort_run.js version
 time:    sessions with intraOpNumThreads=T, interOpNumThreads=1, all graph optimizations,
          sequential execution; W untimed then R timed runs on a random input of the model's
          input shape with batch B; one JSON line per model with the median, p10 and p90 in ms.
-         Defaults: --threads 1 --batch 1 --warmup 10 --runs 30.
+         Defaults: --threads 1 --batch 1 --warmup 10 --runs 30 --rounds 1. --rounds K: the models'
+         timed runs interleaved in K rounds (all sessions open at once). --profile-dir D: per-layer
+         medians from ONNX Runtime's profiler (nodes named layerI/...), profile files in D.
 check:   runs MODEL on the float32 input IN.bin of shape N,C,H,W; writes the float32 output.
 version: prints the onnxruntime version (checks that onnxruntime-node loads).`;
 
@@ -82,12 +88,14 @@ function requireFile(p, what) {
   if (!fs.existsSync(p)) throw new Error(`${what} ${p} does not exist`);
 }
 
-async function createSession(ort, model, threads) {
+async function createSession(ort, model, threads, profilePrefix) {
   requireFile(model, 'model');
+  const options = {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+  };
+  if (profilePrefix) Object.assign(options, { enableProfiling: true, profileFilePrefix: profilePrefix });
   try {
-    return await ort.InferenceSession.create(model, {
-      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
-    });
+    return await ort.InferenceSession.create(model, options);
   } catch (e) {
     throw new Error(`${model}: cannot load: ${e.message || e}`);
   }
@@ -110,10 +118,46 @@ function quantile(sorted, q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+function median(v) {
+  return v.length ? quantile([...v].sort((a, b) => a - b), 0.5) : 0;
+}
+
+// Per-layer medians from a profile file (Chrome trace events): the node events inside each timed
+// model_run (the warm-up runs come first and are skipped), summed per "layerI/" name prefix.
+function layerProfile(file, warmup) {
+  const events = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const runs = events.filter(e => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(warmup);
+  const nodes = events.filter(e => e.cat === 'Node');
+  const perLayer = {}, other = [], whole = [];
+  runs.forEach((r, ri) => {
+    const sums = {};
+    let rest = 0;
+    for (const e of nodes) {
+      if (e.ts < r.ts || e.ts > r.ts + r.dur) continue;
+      const m = /^layer(\d+)\//.exec(e.name);
+      if (m) sums[m[1]] = (sums[m[1]] || 0) + e.dur / 1e3;
+      else rest += e.dur / 1e3;
+    }
+    for (const k of Object.keys(sums)) {
+      if (!perLayer[k]) perLayer[k] = new Array(ri).fill(0);
+      perLayer[k].push(sums[k]);
+    }
+    for (const k of Object.keys(perLayer)) if (!(k in sums)) perLayer[k].push(0);
+    other.push(rest);
+    whole.push(r.dur / 1e3);
+  });
+  const layers = {};
+  for (const k of Object.keys(perLayer)) layers[k] = median(perLayer[k]);
+  return { layers_ms: layers, other_ms: median(other), profiled_run_ms: median(whole) };
+}
+
 async function timeModels(ort, argv) {
-  const { flags, pos } = parseArgs(argv, ['threads', 'batch', 'warmup', 'runs']);
+  const { flags, pos } = parseArgs(argv, ['threads', 'batch', 'warmup', 'runs', 'rounds', 'profile-dir']);
+  const profileDir = flags['profile-dir'];
+  if (profileDir && !fs.existsSync(profileDir)) throw new Error(`--profile-dir ${profileDir} does not exist`);
   const threads = intFlag(flags, 'threads', 1, 1), batch = intFlag(flags, 'batch', 1, 1);
   const warmup = intFlag(flags, 'warmup', 10, 0), runs = intFlag(flags, 'runs', 30, 1);
+  const rounds = Math.min(runs, intFlag(flags, 'rounds', 1, 1));
   if (pos.length === 0) throw new UsageError('time needs at least one MODEL.onnx');
   for (const m of pos) requireFile(m, 'model');  // fail before spending time on the others
   // A fixed pseudo-random input (xorshift32 mapped to [-1, 1)): values, not zeros, so no kernel
@@ -121,25 +165,52 @@ async function timeModels(ort, argv) {
   let state = 0x9e3779b9;
   const rand = () => { state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
                        return state / 2147483648 - 1; };
-  for (const model of pos) {
-    const session = await createSession(ort, model, threads);
+  const models = [];
+  for (const [index, model] of pos.entries()) {
+    const prefix = profileDir ? path.join(profileDir, `profile${index}`) : null;
+    const session = await createSession(ort, model, threads, prefix);
     const dims = inputDims(session, model, batch);
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; ++i) data[i] = rand();
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, dims) };
     for (let i = 0; i < warmup; ++i) await session.run(feeds);
-    const ms = [];
-    for (let i = 0; i < runs; ++i) {
-      const t = process.hrtime.bigint();
-      await session.run(feeds);
-      ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+    // Profiling slows every node down a little; a twin session without the profiler, run in the
+    // same rounds, gives the whole-run time the plain `time` mode would report.
+    const twin = prefix ? await createSession(ort, model, threads, null) : null;
+    if (twin) for (let i = 0; i < warmup; ++i) await twin.run(feeds);
+    models.push({ model, prefix, session, twin, feeds, ms: [], twinMs: [] });
+  }
+  // The timed runs interleaved in rounds (each model its share of the runs per round): on a
+  // machine whose speed drifts over seconds, every model's runs span the same stretch of time.
+  for (let r = 0; r < rounds; ++r) {
+    const share = Math.floor(runs / rounds) + (r < runs % rounds ? 1 : 0);
+    for (const m of models) {
+      for (let i = 0; i < share; ++i) {
+        const t = process.hrtime.bigint();
+        await m.session.run(m.feeds);
+        m.ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+        if (!m.twin) continue;
+        const t2 = process.hrtime.bigint();
+        await m.twin.run(m.feeds);
+        m.twinMs.push(Number(process.hrtime.bigint() - t2) / 1e6);
+      }
     }
-    await session.release();
-    ms.sort((a, b) => a - b);
-    console.log(JSON.stringify({
-      model, median_ms: quantile(ms, 0.5), p10_ms: quantile(ms, 0.1), p90_ms: quantile(ms, 0.9), runs, batch, threads,
-      ort_version: ort.env.versions.common,
-    }));
+  }
+  for (const m of models) {
+    await m.session.release();  // writes the profile file
+    if (m.twin) await m.twin.release();
+    const ms = [...(m.twin ? m.twinMs : m.ms)].sort((a, b) => a - b);
+    const line = {
+      model: m.model, median_ms: quantile(ms, 0.5), p10_ms: quantile(ms, 0.1), p90_ms: quantile(ms, 0.9), runs, rounds,
+      batch, threads, ort_version: ort.env.versions.common,
+    };
+    if (m.prefix) {
+      const base = path.basename(m.prefix) + '_';
+      const files = fs.readdirSync(profileDir).filter(f => f.startsWith(base) && f.endsWith('.json'));
+      if (files.length !== 1) throw new Error(`${m.model}: expected one profile file ${m.prefix}_*.json, found ${files.length}`);
+      Object.assign(line, layerProfile(path.join(profileDir, files[0]), warmup));
+    }
+    console.log(JSON.stringify(line));
   }
 }
 

@@ -31,6 +31,10 @@ expect_json() {  # description, key, command...
 
 echo '{"input": [1, 28, 28], "classes": 10, "layers": [{"type": "conv_bn_act", "out": 4, "kernel": 0}]}' > "$tmp/bad.json"
 echo '{"input": [1, 28' > "$tmp/broken.json"
+echo '{"kind": "host-cpu", "runs": 0}' > "$tmp/runs0.json"
+echo '{"kind": "host-cpu", "thread": 2}' > "$tmp/typo.json"
+# A hand-written lookup table with the stem of elastic-mobile:min but not its first block.
+echo '{"kind": "lut", "name": "tiny", "overhead_ms": 0.01, "entries": {"conv_bn_act in=1x28x28 act=relu6 kernel=3 out=16 stride=1": 0.05}}' > "$tmp/lut.json"
 # A tiny trained fixed network and supernet for the eval/extract checks.
 "$hwnas" train --net elastic-mobile:min --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --out "$tmp/tr" --quiet >/dev/null 2>&1
 "$hwnas" supernet train --sampler uniform --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --recal-batches 1 --out "$tmp/sn1" --quiet >/dev/null 2>&1
@@ -62,6 +66,22 @@ expect_json "bench infer" "latency_ms" "$hwnas" bench infer --net elastic-mobile
 expect_json "bench train" "images_per_s" "$hwnas" bench train --net elastic-mobile:min --batch 8 --steps 1 --warmup 0
 expect_json "net" "macs_per_image" "$hwnas" net elastic-mobile:max
 "$hwnas" --help | grep -q train && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --help lists train"; }
+
+# Hardware targets, lookup tables and latency predictors (docs/hw-targets.md).
+expect_error "measure without a network" "--space and --arch, or --net" "$hwnas" measure --target roofline
+expect_error "unknown target kind" 'target "nosuchkind"' "$hwnas" measure --target nosuchkind --net fbnet:0
+expect_error "unknown target kind lists the kinds" "host-cpu, lut, onnxruntime, roofline" "$hwnas" measure --target nosuchkind --net fbnet:0
+expect_error "target file with a bad value" "target $tmp/runs0.json: \"runs\" must be" "$hwnas" measure --target "$tmp/runs0.json" --net elastic-mobile:min
+expect_error "target file with an unknown key" "target $tmp/typo.json: unknown key \"thread\"" "$hwnas" measure --target "$tmp/typo.json" --net elastic-mobile:min
+expect_error "lookup table without an entry" 'no entry for layer 1 of elastic-mobile:min ("mbconv in=16x28x28 act=relu6 expand=2 groups=1 kernel=3 out=24 stride=2")' "$hwnas" measure --target "$tmp/lut.json" --net elastic-mobile:min
+expect_error "lut build without --out" "--out" "$hwnas" lut build --space elastic-mobile --target roofline
+expect_error "lut eval with a missing table" "$tmp/missing.json" "$hwnas" lut eval --table "$tmp/missing.json" --space elastic-mobile --target roofline
+expect_error "predictor eval with a missing predictor" "$tmp/none-predictor.json" "$hwnas" predictor eval "$tmp/none-predictor.json" --data "$tmp/none.csv"
+expect_error "unknown command lists predictor" "predictor" "$hwnas" warp
+"$hwnas" measure --help | grep -q -- --target && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure --help mentions --target"; }
+"$hwnas" measure --target roofline --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on roofline"; }
+"$hwnas" measure --target fpga --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on fpga"; }
+[ "$("$hwnas" predictor --help | grep -cwE '^ +(fit|eval|predict|lodo)')" -eq 4 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: predictor --help lists fit, eval, predict, lodo"; }
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "hw_targets/lut_build.h"
@@ -50,6 +51,79 @@ TEST(LutTest, BuiltTableReproducesAnAdditiveTargetAndItsOverhead) {
     const NetworkSpec net = arch_network(s, sample_arch(s, gen));
     EXPECT_NEAR(table_cost(t, net, "t").latency_ms, target.cost(net).latency_ms, 1e-9);
   }
+}
+
+// A fake target whose layers cost more inside a network than alone (as weights that stayed in
+// cache when timed alone must stream in a network): a table timed in context reproduces it, one
+// timed alone does not.
+class ContextTarget : public AdditiveTarget {
+ public:
+  static double in_context_ms(const LayerWork& w) { return layer_ms(w) + 1e-6 * w.weight_bytes; }
+  CostResult cost(const NetworkSpec& net) override {
+    if (net.classes == 0) return AdditiveTarget::cost(net);  // a fragment: timed alone
+    CostResult r;
+    for (const LayerWork& w : layer_profile(net))
+      if (w.type != "flatten") r.latency_ms += in_context_ms(w);
+    r.latency_ms += 0.25;
+    return r;
+  }
+  bool times_layers_in_context() const override { return true; }
+  std::vector<LayerTimings> time_layers_in_context(const std::vector<NetworkSpec>& nets) override {
+    std::vector<LayerTimings> r;
+    for (const NetworkSpec& n : nets) {
+      ++context_calls;
+      LayerTimings t;
+      t.layer_ms.assign(n.layers.size(), 0.0);
+      for (const LayerWork& w : layer_profile(n))
+        if (w.type != "flatten") t.layer_ms[w.index] = in_context_ms(w);
+      t.whole_ms = cost(n).latency_ms;
+      r.push_back(t);
+    }
+    return r;
+  }
+  int context_calls = 0;
+};
+
+TEST(LutTest, InContextTableReproducesLayersThatCostMoreInsideANetwork) {
+  const SearchSpace& s = fbnet_space();
+  ContextTarget target;
+  LutBuildOptions o;
+  o.progress = false;
+  o.calibration_archs = 3;
+  const LatencyTable t = build_latency_table(target, s, o);
+  EXPECT_EQ(t.meta.at("method"), "in-context");
+  EXPECT_EQ(t.meta.at("timed_alone"), 0);
+  EXPECT_GT(target.context_calls, 0);
+  EXPECT_NEAR(t.overhead_ms, 0.25, 1e-9);
+  o.method = LutMethod::isolated;
+  const LatencyTable alone = build_latency_table(target, s, o);
+  EXPECT_EQ(alone.meta.at("method"), "isolated");
+  Generator gen(5);
+  double worst_alone = 0;
+  for (int i = 0; i < 20; ++i) {
+    const NetworkSpec net = arch_network(s, sample_arch(s, gen));
+    const double truth = target.cost(net).latency_ms;
+    EXPECT_NEAR(table_cost(t, net, "t").latency_ms, truth, 1e-9);
+    worst_alone = std::max(worst_alone, std::abs(table_cost(alone, net, "t").latency_ms - truth) / truth);
+  }
+  EXPECT_GT(worst_alone, 0.01);  // the alone table's single overhead cannot absorb the difference
+}
+
+TEST(LutTest, CoveringArchsContainEveryLayerTheRequestedNumberOfTimes) {
+  const SearchSpace& s = fbnet_space();
+  const std::vector<LayerWork> layers = space_layers(s, 50, 0);
+  std::vector<std::string> uncovered;
+  const std::vector<Arch> archs = covering_archs(s, layers, 2, 0, &uncovered);
+  EXPECT_TRUE(uncovered.empty());
+  std::map<std::string, int> seen;
+  for (const Arch& a : archs)
+    for (const LayerWork& w : layer_profile(arch_network(s, a))) ++seen[w.key];
+  for (const LayerWork& w : layers) EXPECT_GE(seen[w.key], 2) << w.key;
+  EXPECT_LT(archs.size(), layers.size());  // several layers per subnet, not one subnet each
+  AdditiveTarget plain;
+  LutBuildOptions o;
+  o.method = LutMethod::in_context;
+  EXPECT_THROW(build_latency_table(plain, s, o), std::exception);
 }
 
 TEST(LutTest, EvaluationComparesTableAndMeasurementPerSubnet) {
