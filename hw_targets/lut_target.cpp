@@ -97,7 +97,7 @@ class LutTarget : public Target {
 TargetPtr make_lut_target(const json& config, const std::string& source) {
   if (!config.contains("table") && !config.contains("entries"))
     fail("target {}: a lookup table needs \"table\": FILE (e.g. from `hwnas lut build`) or inline \"entries\"", source);
-  TargetConfigReader{config, source}.only({"table", "entries", "overhead_ms", "meta"});
+  TargetConfigReader{config, source}.only({"table", "entries", "overhead_ms", "meta", "unit"});
   if (config.contains("table")) {
     if (!config.at("table").is_string()) fail("target {}: \"table\" must be the path of a lookup-table JSON file", source);
     std::filesystem::path p = config.at("table").get<std::string>();

@@ -81,6 +81,10 @@ expect_error "unknown command lists predictor" "predictor" "$hwnas" warp
 "$hwnas" measure --help | grep -q -- --target && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure --help mentions --target"; }
 "$hwnas" measure --target roofline --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on roofline"; }
 "$hwnas" measure --target fpga --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on fpga"; }
+"$hwnas" lut build --space elastic-mobile --target roofline --method isolated --quiet --out "$tmp/built.json" >/dev/null \
+  && "$hwnas" measure --target "$tmp/built.json" --net elastic-mobile:min | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'table' and c['latency_ms'] > 0" \
+  && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a table written by lut build is a target"; }
+expect_error "measure with both --net and --space" "not both" "$hwnas" measure --target roofline --net fbnet:0 --space fbnet
 [ "$("$hwnas" predictor --help | grep -cwE '^ +(fit|eval|predict|lodo)')" -eq 4 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: predictor --help lists fit, eval, predict, lodo"; }
 
 echo "$pass passed, $fail failed"
