@@ -7,6 +7,7 @@
 #include "hw_targets/fpga_model.h"
 #include "hw_targets/fpga_target.h"
 #include "nas/builtin_networks.h"
+#include "tests/hw_targets/hw_test_util.h"
 #include "tests/test_util.h"
 
 namespace hwnas {
@@ -14,17 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-// conv 3->4 k3 on 8x8, global pool, linear 4->2.
-NetworkSpec tiny_net() {
-  return parse_network_spec(json{{"name", "tiny"},
-                                 {"input", {3, 8, 8}},
-                                 {"classes", 2},
-                                 {"layers",
-                                  {{{"type", "conv_bn_act"}, {"out", 4}, {"kernel", 3}, {"stride", 1}},
-                                   {{"type", "global_avg_pool"}},
-                                   {{"type", "linear"}, {"out", 2}}}}},
-                            "tiny");
-}
+using test::tiny_net;
 
 json board(int dsp, int bram) {
   return json{{"dsp", dsp}, {"bram18k", bram}, {"clock_mhz", 100}, {"bandwidth_gbs", 1}, {"lanes", 4}};

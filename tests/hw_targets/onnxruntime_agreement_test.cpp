@@ -11,18 +11,13 @@
 #include "hw_targets/onnxruntime_runner.h"
 #include "io/onnx_export.h"
 #include "nas/builtin_networks.h"
+#include "tests/hw_targets/hw_test_util.h"
 #include "tests/test_util.h"
 
 using namespace hwnas;
 using nlohmann::json;
 
 namespace {
-
-#define SKIP_WITHOUT_ORT()                                                                   \
-  do {                                                                                       \
-    std::string why;                                                                         \
-    if (!onnxruntime_available(&why)) GTEST_SKIP() << "ONNX Runtime not available: " << why; \
-  } while (0)
 
 void randomize_batch_norms(Module& m, Generator& g) {
   if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {

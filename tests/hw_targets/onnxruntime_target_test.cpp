@@ -11,6 +11,7 @@
 
 #include "io/onnx_export.h"
 #include "nas/builtin_networks.h"
+#include "tests/hw_targets/hw_test_util.h"
 #include "tests/test_util.h"
 
 using namespace hwnas;
@@ -19,12 +20,6 @@ using hwnas::test::error_of;
 using nlohmann::json;
 
 namespace {
-
-#define SKIP_WITHOUT_ORT()                                                                   \
-  do {                                                                                       \
-    std::string why;                                                                         \
-    if (!onnxruntime_available(&why)) GTEST_SKIP() << "ONNX Runtime not available: " << why; \
-  } while (0)
 
 // Sets an environment variable for the scope, restoring the old value after.
 class ScopedEnv {

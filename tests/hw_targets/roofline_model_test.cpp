@@ -7,6 +7,7 @@
 
 #include "hw_targets/roofline_model.h"
 #include "hw_targets/roofline_target.h"
+#include "tests/hw_targets/hw_test_util.h"
 #include "tests/test_util.h"
 
 namespace hwnas {
@@ -14,17 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-// conv 3->4 k3 on 8x8 (6912 MACs, 116 params), global pool, linear 4->2 (8 MACs, 10 params).
-NetworkSpec tiny_net() {
-  return parse_network_spec(json{{"name", "tiny"},
-                                 {"input", {3, 8, 8}},
-                                 {"classes", 2},
-                                 {"layers",
-                                  {{{"type", "conv_bn_act"}, {"out", 4}, {"kernel", 3}, {"stride", 1}},
-                                   {{"type", "global_avg_pool"}},
-                                   {{"type", "linear"}, {"out", 2}}}}},
-                            "tiny");
-}
+using test::tiny_net;  // conv 3->4 k3 on 8x8 (6912 MACs, 116 params), global pool, linear 4->2 (8 MACs, 10 params)
 
 // 1 GFLOP/s = 1e6 flop per ms, 1 GB/s = 1e6 bytes per ms: easy numbers to check by hand.
 json unit_device() {
