@@ -15,6 +15,12 @@
 
 namespace hwnas::test {
 
+// The ops of arch 0 of the FBNet space's archs.csv, so that tests need not find the shared data
+// folder (a clean clone elsewhere has none): resolve_network("fbnet:" + ...), fbnet_arch_ops(...).
+inline const char* kFbnetArch0 =
+    "k5_e6,skip,k3_e1_g2,skip,k5_e1,skip,skip,skip,k5_e6,k5_e1,k3_e1_g2,k5_e1,k5_e6,k3_e6,k3_e3,k5_e6,k3_e6,k3_e3,"
+    "k5_e1,k3_e3,k5_e1,k5_e1_g2";
+
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
 struct TempDir {
   std::filesystem::path path;

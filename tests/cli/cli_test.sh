@@ -67,10 +67,12 @@ expect_json "bench train" "images_per_s" "$hwnas" bench train --net elastic-mobi
 expect_json "net" "macs_per_image" "$hwnas" net elastic-mobile:max
 "$hwnas" --help | grep -q train && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --help lists train"; }
 
-# Hardware targets, lookup tables and latency predictors (docs/hw-targets.md).
+# Hardware targets, lookup tables and latency predictors (docs/hw-targets.md). fbnet arch 0 by
+# its ops: a clean clone need not have the shared archs.csv beside it.
+fbnet0="fbnet:k5_e6,skip,k3_e1_g2,skip,k5_e1,skip,skip,skip,k5_e6,k5_e1,k3_e1_g2,k5_e1,k5_e6,k3_e6,k3_e3,k5_e6,k3_e6,k3_e3,k5_e1,k3_e3,k5_e1,k5_e1_g2"
 expect_error "measure without a network" "--space and --arch, or --net" "$hwnas" measure --target roofline
-expect_error "unknown target kind" 'target "nosuchkind"' "$hwnas" measure --target nosuchkind --net fbnet:0
-expect_error "unknown target kind lists the kinds" "host-cpu, lut, onnxruntime, roofline" "$hwnas" measure --target nosuchkind --net fbnet:0
+expect_error "unknown target kind" 'target "nosuchkind"' "$hwnas" measure --target nosuchkind --net "$fbnet0"
+expect_error "unknown target kind lists the kinds" "host-cpu, lut, onnxruntime, roofline" "$hwnas" measure --target nosuchkind --net "$fbnet0"
 expect_error "target file with a bad value" "target $tmp/runs0.json: \"runs\" must be" "$hwnas" measure --target "$tmp/runs0.json" --net elastic-mobile:min
 expect_error "target file with an unknown key" "target $tmp/typo.json: unknown key \"thread\"" "$hwnas" measure --target "$tmp/typo.json" --net elastic-mobile:min
 expect_error "lookup table without an entry" 'no entry for layer 1 of elastic-mobile:min ("mbconv in=16x28x28 act=relu6 expand=2 groups=1 kernel=3 out=24 stride=2")' "$hwnas" measure --target "$tmp/lut.json" --net elastic-mobile:min
@@ -79,12 +81,12 @@ expect_error "lut eval with a missing table" "$tmp/missing.json" "$hwnas" lut ev
 expect_error "predictor eval with a missing predictor" "$tmp/none-predictor.json" "$hwnas" predictor eval "$tmp/none-predictor.json" --data "$tmp/none.csv"
 expect_error "unknown command lists predictor" "predictor" "$hwnas" warp
 "$hwnas" measure --help | grep -q -- --target && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure --help mentions --target"; }
-"$hwnas" measure --target roofline --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on roofline"; }
-"$hwnas" measure --target fpga --net fbnet:0 | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on fpga"; }
+"$hwnas" measure --target roofline --net "$fbnet0" | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on roofline"; }
+"$hwnas" measure --target fpga --net "$fbnet0" | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'model' and c['latency_ms'] > 0" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: measure on fpga"; }
 "$hwnas" lut build --space elastic-mobile --target roofline --method isolated --quiet --out "$tmp/built.json" >/dev/null \
   && "$hwnas" measure --target "$tmp/built.json" --net elastic-mobile:min | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['cost']; assert c['method'] == 'table' and c['latency_ms'] > 0" \
   && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a table written by lut build is a target"; }
-expect_error "measure with both --net and --space" "not both" "$hwnas" measure --target roofline --net fbnet:0 --space fbnet
+expect_error "measure with both --net and --space" "not both" "$hwnas" measure --target roofline --net "$fbnet0" --space fbnet
 [ "$("$hwnas" predictor --help | grep -cwE '^ +(fit|eval|predict|lodo)')" -eq 4 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: predictor --help lists fit, eval, predict, lodo"; }
 
 echo "$pass passed, $fail failed"

@@ -154,7 +154,7 @@ TEST(FpgaTarget, ConfigErrorsNameTheKey) {
 // The full FBNet subnet on the default board: the design fits, and its reported resources and
 // latency are those recomputed from its per-stage configuration.
 TEST(FpgaTarget, FbnetDesignReportsWhatItUses) {
-  const NetworkSpec net = fbnet_network(fbnet_arch_ops("0"), "fbnet:0");
+  const NetworkSpec net = fbnet_network(fbnet_arch_ops(test::kFbnetArch0), "fbnet:0");
   for (const char* pipeline : {"stream", "frame"}) {
     for (int bits : {16, 8}) {
       const json config{{"pipeline", pipeline}, {"bits", bits}};
@@ -201,7 +201,7 @@ TEST(FpgaTarget, FbnetDesignReportsWhatItUses) {
 
 // More DSPs never make the best design slower (the optimum of a relaxed problem).
 TEST(FpgaTarget, LargerBudgetsNeverSlowTheDesign) {
-  const NetworkSpec net = fbnet_network(fbnet_arch_ops("0"), "fbnet:0");
+  const NetworkSpec net = fbnet_network(fbnet_arch_ops(test::kFbnetArch0), "fbnet:0");
   double prev = INFINITY;
   for (int dsp : {300, 600, 1200, 2520}) {
     const double ms = make_fpga_target(json{{"dsp", dsp}}, "zcu102")->cost(net).latency_ms;

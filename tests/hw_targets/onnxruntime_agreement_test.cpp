@@ -82,7 +82,7 @@ void expect_agreement(const NetworkSpec& spec, uint64_t seed, const std::vector<
 
 TEST(OnnxRuntimeAgreement, FbnetArchZero) {
   SKIP_WITHOUT_ORT();
-  expect_agreement(fbnet_network(fbnet_arch_ops("0"), "fbnet:0"), 11, {{true, 1}, {true, 3}, {false, 3}});
+  expect_agreement(fbnet_network(fbnet_arch_ops(test::kFbnetArch0), "fbnet:0"), 11, {{true, 1}, {true, 3}, {false, 3}});
 }
 
 TEST(OnnxRuntimeAgreement, ElasticMobileMaxAndMin) {

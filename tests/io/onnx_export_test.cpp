@@ -97,7 +97,7 @@ void check_structure(const NetworkSpec& spec, Sequential& net) {
 }  // namespace
 
 TEST(OnnxExport, FbnetArchZeroPassesTheChecker) {
-  const NetworkSpec spec = fbnet_network(fbnet_arch_ops("0"), "fbnet:0");
+  const NetworkSpec spec = fbnet_network(fbnet_arch_ops(test::kFbnetArch0), "fbnet:0");
   auto net = build_network(spec, 1);
   net->eval();
   check_structure(spec, *net);

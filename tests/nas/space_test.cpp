@@ -18,9 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* kFbnetArch0 =
-    "k5_e6,skip,k3_e1_g2,skip,k5_e1,skip,skip,skip,k5_e6,k5_e1,k3_e1_g2,k5_e1,k5_e6,k3_e6,k3_e3,k5_e6,k3_e6,k3_e3,"
-    "k5_e1,k3_e3,k5_e1,k5_e1_g2";
+using test::kFbnetArch0;
 
 // A small space whose costs are worked out by hand below: an elastic stage (depth, kernel,
 // width, Split-Attention radix) and a mixed op.
