@@ -36,10 +36,6 @@ void ProgressBar::update(int64_t done, double loss, int64_t images) {
   std::fflush(stderr);
 }
 
-}  // namespace hwnas
-
-namespace hwnas {
-
 TaskProgress::TaskProgress(bool enabled, std::string label, int64_t total)
     : enabled_(enabled), tty_(isatty(fileno(stderr))), label_(std::move(label)), total_(total),
       start_(std::chrono::steady_clock::now()) {}
