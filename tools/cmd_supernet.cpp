@@ -10,6 +10,7 @@
 #include "nas/builtin_spaces.h"
 #include "nas/supernet_train.h"
 #include "tools/commands.h"
+#include "tools/subnet_options.h"
 
 namespace hwnas::cli {
 
@@ -76,25 +77,6 @@ void add_supernet_train(CLI::App& parent) {
   });
 }
 
-struct SubnetArgs {
-  std::string checkpoint, arch = "max", data_dir;
-  int64_t recal_batches = 40, batch = 128, test_limit = 0;
-  uint64_t seed = 0;
-};
-
-void add_subnet_options(CLI::App* cmd, SubnetArgs& a, bool recal_optional) {
-  cmd->add_option("--checkpoint", a.checkpoint, "checkpoint.hwnas of `hwnas supernet train`")->required();
-  cmd->add_option("--arch", a.arch, "max, min, an arch JSON or a file holding one")->capture_default_str();
-  cmd->add_option("--recal-batches", a.recal_batches,
-                  recal_optional ? "training batches for BN recalibration (0: keep the supernet's statistics)"
-                                 : "training batches for BN recalibration")
-      ->capture_default_str()
-      ->check(recal_optional ? non_negative() : positive());
-  cmd->add_option("--batch", a.batch, "recalibration batch size")->capture_default_str()->check(positive());
-  cmd->add_option("--data-dir", a.data_dir, "Fashion-MNIST folder");
-  cmd->add_option("--seed", a.seed, "seed of the recalibration batches")->capture_default_str();
-}
-
 }  // namespace
 
 void add_supernet_command(CLI::App& app) {
@@ -133,18 +115,13 @@ void add_extract_command(CLI::App& app) {
   add_subnet_options(cmd, *a, true);
   cmd->add_option("--out", *out, "output folder")->required();
   cmd->callback([=] {
-    auto net = load_supernet(a->checkpoint);
+    LoadedNetwork sub = load_subnet(a->request());
     const SearchSpace& space = elastic_mobile_space();
     const Arch arch = parse_arch(space, a->arch);
-    auto subnet = extract_subnet(*net, arch);
-    if (a->recal_batches > 0) {
-      DatasetPair data = load_dataset_pair("fashion-mnist", a->data_dir);
-      DataLoader recal = recalibration_loader(data, a->batch, a->seed);
-      recalibrate_bn(*subnet, recal, a->recal_batches);
-    }
+    auto& subnet = sub.net;
     namespace fs = std::filesystem;
     fs::create_directories(*out);
-    const NetworkSpec spec = arch_network(space, arch, "subnet");
+    const NetworkSpec& spec = sub.spec;
     write_file_atomic((fs::path(*out) / "network.json").string(), network_spec_to_json(spec).dump(2) + "\n");
     NamedTensors t;
     for (auto& [n, v] : subnet->state()) t.emplace_back(n, v);

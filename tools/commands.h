@@ -12,6 +12,7 @@ void add_space_command(CLI::App& app);
 void add_supernet_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_extract_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 void add_measure_command(CLI::App& app);
 void add_lut_command(CLI::App& app);
 void add_predictor_command(CLI::App& app);
