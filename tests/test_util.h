@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "nn/layers.h"
 #include "tensor/tensor.h"
 
 namespace hwnas::test {
@@ -74,6 +75,32 @@ inline ::testing::AssertionResult grad_ok(const std::function<Variable(const std
   auto r = gradcheck(f, inputs, o);
   if (r.ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << r.message;
+}
+
+// Non-trivial batch-norm statistics and affine parameters in every BatchNorm2d of `m`, so that a
+// misplaced or unfolded entry shows in an output comparison.
+inline void randomize_batch_norms(Module& m, Generator& g) {
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+    const Shape s = bn->running_mean.shape();
+    bn->weight.data().copy_(Tensor::uniform(s, g, 0.6f, 1.4f));
+    bn->bias.data().copy_(Tensor::randn(s, g, 0.f, 0.2f));
+    bn->running_mean.copy_(Tensor::randn(s, g, 0.f, 0.2f));
+    bn->running_var.copy_(Tensor::uniform(s, g, 0.6f, 1.6f));
+  }
+  for (auto& [name, child] : m.children()) randomize_batch_norms(*child, g);
+}
+
+// Largest |a - b| over elements in logical order (same numel), and largest |a|.
+inline float max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  float d = 0;
+  for (size_t i = 0; i < va.size(); ++i) d = std::max(d, std::fabs(va[i] - vb[i]));
+  return d;
+}
+inline float max_abs(const Tensor& a) {
+  float m = 0;
+  for (float v : a.to_vector()) m = std::max(m, std::fabs(v));
+  return m;
 }
 
 }  // namespace hwnas::test

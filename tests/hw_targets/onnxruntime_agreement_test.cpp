@@ -19,29 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-void randomize_batch_norms(Module& m, Generator& g) {
-  if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
-    const Shape s = bn->running_mean.shape();
-    bn->weight.data().copy_(Tensor::uniform(s, g, 0.6f, 1.4f));
-    bn->bias.data().copy_(Tensor::randn(s, g, 0.f, 0.2f));
-    bn->running_mean.copy_(Tensor::randn(s, g, 0.f, 0.2f));
-    bn->running_var.copy_(Tensor::uniform(s, g, 0.6f, 1.6f));
-  }
-  for (auto& [name, child] : m.children()) randomize_batch_norms(*child, g);
-}
-
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto va = a.to_vector(), vb = b.to_vector();
-  float d = 0;
-  for (size_t i = 0; i < va.size(); ++i) d = std::max(d, std::fabs(va[i] - vb[i]));
-  return d;
-}
-
-float max_abs(const Tensor& a) {
-  float m = 0;
-  for (float v : a.to_vector()) m = std::max(m, std::fabs(v));
-  return m;
-}
+using test::max_abs;
+using test::max_abs_diff;
+using test::randomize_batch_norms;
 
 struct Case {
   bool fold;
