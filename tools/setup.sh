@@ -6,9 +6,12 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
+# ocl-icd-opencl-dev: Debian's oneDNN is built with the OpenCL GPU runtime, so its CMake config
+# asks for OpenCL; the package is only a Recommends of libdnnl-dev, which --no-install-recommends
+# skips.
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev ocl-icd-opencl-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   libonnx-dev libprotobuf-dev libglpk-dev libnlopt-dev
   dataset-fashion-mnist nodejs npm python3-numpy
