@@ -110,7 +110,11 @@ Arch parse_arch(const SearchSpace& s, const std::string& text) {
     validate_arch(s, a);
     return a;
   }
-  if (std::ifstream f(t); f && !std::filesystem::is_directory(t)) return arch_from_json(s, read_json_file(t, f));
+  if (std::ifstream f(t); f && !std::filesystem::is_directory(t)) {
+    const json j = read_json_file(t, f);
+    // A search's best.json (or a Pareto point) carries the arch under "arch".
+    return arch_from_json(s, j.is_object() && j.contains("arch") ? j["arch"] : j);
+  }
   fail("{}: an arch must be max, min, JSON {}{} or an arch JSON file; got \"{}\"", s.name, arch_json_hint(s),
        ops_only ? ", a comma-separated op list" : "", t);
 }

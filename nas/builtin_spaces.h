@@ -22,6 +22,7 @@ SearchSpace load_space(const std::string& name_or_path);
 
 // "max", "min", arch JSON, a path to an arch JSON file, and for spaces whose only dimension is
 // ops a comma-separated op list; for fbnet also a row id of archs.csv (see fbnet_arch_ops).
+// A file may hold the arch itself or an object with it under "arch" (a search's best.json).
 Arch parse_arch(const SearchSpace& s, const std::string& text);
 
 }  // namespace hwnas

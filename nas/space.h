@@ -105,6 +105,15 @@ Arch min_arch(const SearchSpace& s);
 // Each dimension's choice uniform and independent (the usual supernet sampler; not uniform over
 // distinct networks). The draws are in `s.dims` order, so a seed gives one sequence of archs.
 Arch sample_arch(const SearchSpace& s, Generator& gen);
+// The same draw restricted to `allowed[i]` (indices into s.dims[i]'s choices; an empty list
+// allows every choice), for searches that shrink a space (HURRICANE's per-target candidates).
+// Throws naming the dimension when an index is out of range; `allowed` is empty or one per dim.
+using ChoiceSets = std::vector<std::vector<size_t>>;
+Arch sample_arch_within(const SearchSpace& s, const ChoiceSets& allowed, Generator& gen);
+// The largest / smallest arch of a restricted space (per dimension, the last / first allowed
+// choice: every dimension's choices are listed smallest first).
+Arch max_arch_within(const SearchSpace& s, const ChoiceSets& allowed);
+Arch min_arch_within(const SearchSpace& s, const ChoiceSets& allowed);
 // The choices of blocks that the depth drops set to their first choice, so that archs giving
 // the same network compare equal.
 Arch canonical_arch(const SearchSpace& s, const Arch& a);

@@ -129,6 +129,49 @@ Arch sample_arch(const SearchSpace& s, Generator& gen) {
   return arch_from_choices(s, c);
 }
 
+namespace {
+const std::vector<size_t>& checked_allowed(const SearchSpace& s, const ChoiceSets& allowed, size_t i) {
+  static const std::vector<size_t> all;
+  if (allowed.empty()) return all;
+  if (allowed.size() != s.dims.size())
+    fail("{}: a restricted space needs one choice list per dimension ({}), got {}", s.name, s.dims.size(), allowed.size());
+  for (size_t c : allowed[i])
+    if (c >= s.dims[i].size())
+      fail("{}: restricted choice {} of {}[{}] is out of range (it has {} choices)", s.name, c,
+           dim_name(s.dims[i].kind), s.dims[i].pos, s.dims[i].size());
+  return allowed[i];
+}
+}  // namespace
+
+Arch sample_arch_within(const SearchSpace& s, const ChoiceSets& allowed, Generator& gen) {
+  std::vector<size_t> c;
+  for (size_t i = 0; i < s.dims.size(); ++i) {
+    const auto& al = checked_allowed(s, allowed, i);
+    c.push_back(al.empty() ? gen.below(s.dims[i].size()) : al[gen.below(al.size())]);
+  }
+  return arch_from_choices(s, c);
+}
+
+Arch max_arch_within(const SearchSpace& s, const ChoiceSets& allowed) {
+  if (allowed.empty()) return max_arch(s);
+  std::vector<size_t> c = arch_choices(s, max_arch(s));
+  for (size_t i = 0; i < s.dims.size(); ++i) {
+    const auto& al = checked_allowed(s, allowed, i);
+    if (!al.empty()) c[i] = *std::max_element(al.begin(), al.end());
+  }
+  return arch_from_choices(s, c);
+}
+
+Arch min_arch_within(const SearchSpace& s, const ChoiceSets& allowed) {
+  if (allowed.empty()) return min_arch(s);
+  std::vector<size_t> c = arch_choices(s, min_arch(s));
+  for (size_t i = 0; i < s.dims.size(); ++i) {
+    const auto& al = checked_allowed(s, allowed, i);
+    if (!al.empty()) c[i] = *std::min_element(al.begin(), al.end());
+  }
+  return arch_from_choices(s, c);
+}
+
 Arch canonical_arch(const SearchSpace& s, const Arch& a) {
   std::vector<size_t> c = arch_choices(s, a);
   const std::vector<int64_t> depth = stage_depths(s, a);

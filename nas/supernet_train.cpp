@@ -11,9 +11,11 @@
 #include "nas/bn_recalibration.h"
 #include "nas/builtin_spaces.h"
 #include "nas/dnas.h"
+#include "nas/dnas_latency.h"
 #include "nas/elastic_supernet.h"
 #include "nas/progress_bar.h"
 #include "nn/optim.h"
+#include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/softmax.h"
 
@@ -35,7 +37,10 @@ json config_json(const SupernetTrainConfig& c) {
           {"crop_padding", c.crop_padding}, {"hflip", c.hflip}, {"num_random", c.num_random},
           {"distill", c.distill}, {"od_groups", c.od_groups}, {"arch_lr", c.arch_lr}, {"holdout", c.holdout},
           {"tau", c.tau}, {"tau_decay", c.tau_decay}, {"arch_warmup_epochs", c.arch_warmup_epochs},
-          {"seed", c.seed}, {"train_limit", c.train_limit}};
+          {"seed", c.seed}, {"train_limit", c.train_limit}, {"allowed_choices", c.allowed_choices},
+          {"init_from", c.init_from}, {"latency_coef", c.latency_coef}, {"latency_source", c.latency_source},
+          {"latency_target", c.latency_target}, {"latency_budget_ms", c.latency_budget_ms},
+          {"latency_model", c.latency_model ? c.latency_model->describe() : json()}};
 }
 
 json epoch_to_json(const SupernetEpoch& e) {
@@ -66,6 +71,14 @@ void check_config(const SupernetTrainConfig& c) {
     fail("supernet train: --od-groups must be in 1..batch ({}), got {}", c.batch, c.od_groups);
   if (c.sampler == "dnas" && (c.holdout <= 0.f || c.holdout >= 1.f))
     fail("supernet train: --holdout must be in (0, 1), got {}", c.holdout);
+  if (c.latency_coef < 0.f) fail("supernet train: --latency-coef must be 0 or more, got {}", c.latency_coef);
+  if (c.latency_coef > 0.f && c.sampler != "dnas")
+    fail("supernet train: --latency-coef needs --sampler dnas (got {})", c.sampler);
+  if (c.latency_coef > 0.f && !c.latency_model) {
+    const auto& ls = dnas_latency_sources();
+    if (std::find(ls.begin(), ls.end(), c.latency_source) == ls.end())
+      fail("supernet train: unknown --latency-source \"{}\" (known: lut, swap, predictor)", c.latency_source);
+  }
   if (c.recal_batches <= 0) fail("supernet train: --recal-batches must be positive, got {}", c.recal_batches);
 }
 
@@ -107,10 +120,14 @@ std::unique_ptr<ElasticMobileSupernet> load_supernet(const std::string& path, js
   return net;
 }
 
-DataLoader recalibration_loader(const DatasetPair& data, int64_t batch, uint64_t seed) {
+DataLoaderOptions recalibration_loader_options(const DatasetPair& data, int64_t batch, uint64_t seed) {
   SupernetTrainConfig c;
   c.batch = batch;
-  return DataLoader(data.train, train_loader_options(c, data, seed));
+  return train_loader_options(c, data, seed);
+}
+
+DataLoader recalibration_loader(const DatasetPair& data, int64_t batch, uint64_t seed) {
+  return DataLoader(data.train, recalibration_loader_options(data, batch, seed));
 }
 
 SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
@@ -132,6 +149,12 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
   }
 
   ElasticMobileSupernet net(cfg.seed);
+  if (!cfg.init_from.empty()) {
+    auto init = load_supernet(cfg.init_from);
+    auto to = net.state();
+    auto from = init->state();
+    for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
+  }
   net.train();
   Sgd opt(net.parameters(), SgdOptions{cfg.lr, cfg.momentum, 0.f, cfg.weight_decay, cfg.nesterov});
   Generator arch_gen(cfg.seed ^ 0x5eed5a3b1e5ULL);  // subnet sampling and Gumbel noise
@@ -171,8 +194,9 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
       if (ck.metadata.value("kind", "") != "hwnas-supernet")
         fail("supernet train: {} is not a supernet checkpoint (kind \"{}\")", ckpt_path, ck.metadata.value("kind", ""));
       const json saved = ck.metadata.value("config", json()), now = config_json(cfg);
-      for (const auto& [key, value] : now.items())
-        if (key != "epochs" && saved.value(key, json()) != value)
+      const json defaults = config_json(SupernetTrainConfig{});
+      for (const auto& [key, value] : now.items())  // keys newer than the checkpoint: their default
+        if (key != "epochs" && (saved.contains(key) ? saved[key] : defaults.value(key, json())) != value)
           fail("supernet train: cannot resume {}: its \"{}\" was {} but this run has {}", ckpt_path, key,
                saved.value(key, json()).dump(), value.dump());
       load_into(ck, state_tensors());
@@ -185,8 +209,31 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
         std::fprintf(stderr, "resuming %s at epoch %lld\n", ckpt_path.c_str(), static_cast<long long>(start_epoch + 1));
     }
   }
+  // The latency model (dnas with a latency term), kept beside the checkpoint so that a resumed
+  // run uses the same numbers instead of measuring again.
+  DnasLatencyPtr lat;
+  if (dnas && cfg.latency_coef > 0.f) {
+    lat = cfg.latency_model;
+    if (!lat) {
+      const json describe = {{"source", cfg.latency_source}, {"target", cfg.latency_target}};
+      lat = load_or_build_dnas_latency(
+          space, cfg.out_dir.empty() ? "" : (fs::path(cfg.out_dir) / "latency_model.json").string(), describe,
+          [&] { return make_dnas_latency(space, cfg.latency_source, cfg.latency_target, cfg.progress); });
+    }
+  }
+  auto dnas_summary = [&] {
+    result.derived_arch = arch_to_json(space, dn->derived_arch());
+    result.arch_probabilities = dn->probabilities_json();
+    result.entropy = logits_entropy(dn->logits());
+    if (lat) {
+      result.expected_latency_ms = expected_latency_ms(*lat, dn->logits());
+      result.derived_latency_ms = lat->latency_ms(dn->derived_arch());
+    }
+  };
+  if (dn && start_epoch > 0) dnas_summary();  // a finished run resumed: its answer as it stands
 
-  const Arch amax = max_arch(space), amin = min_arch(space);
+  const Arch amax = max_arch_within(space, cfg.allowed_choices), amin = min_arch_within(space, cfg.allowed_choices);
+  auto sample = [&] { return sample_arch_within(space, cfg.allowed_choices, arch_gen); };
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     loader.start_epoch(epoch);
     if (arch_loader) arch_loader->start_epoch(epoch);
@@ -204,7 +251,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
       const int64_t n = b->labels.size(0);
       double loss = 0;
       if (cfg.sampler == "uniform") {
-        Variable l = cross_entropy(net.forward(x, sample_arch(space, arch_gen)), b->labels, cfg.label_smoothing);
+        Variable l = cross_entropy(net.forward(x, sample()), b->labels, cfg.label_smoothing);
         l.backward();
         loss = l.item();
         subnet_images += n;
@@ -219,7 +266,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
         l.backward();
         loss = l.item();
         std::vector<Arch> others = {amin};
-        for (int64_t r = 0; r < cfg.num_random; ++r) others.push_back(sample_arch(space, arch_gen));
+        for (int64_t r = 0; r < cfg.num_random; ++r) others.push_back(sample());
         for (const Arch& a : others) {
           Variable out = net.forward(x, a);
           (cfg.distill ? soft_cross_entropy(out, soft) : cross_entropy(out, b->labels, cfg.label_smoothing)).backward();
@@ -227,6 +274,9 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
         subnet_images += n * static_cast<int64_t>(2 + cfg.num_random);
       } else if (cfg.sampler == "ordered-dropout") {
         auto groups = ordered_dropout_groups(n, cfg.od_groups, arch_gen);
+        if (!cfg.allowed_choices.empty())  // same group sizes, the restricted space's subnets
+          for (size_t g = 0; g < groups.size(); ++g)
+            groups[g].arch = g == 0 ? amax : g == 1 ? amin : sample();
         Variable l = cross_entropy(net.forward_groups(x, groups), b->labels, cfg.label_smoothing);
         l.backward();
         loss = l.item();
@@ -246,8 +296,10 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
           hb = arch_loader->next();
         }
         dn->zero_grad();
-        cross_entropy(net.forward_weighted(Variable(hb->images), dn->sample_weights(tau, arch_gen)), hb->labels)
-            .backward();
+        Variable al = cross_entropy(net.forward_weighted(Variable(hb->images), dn->sample_weights(tau, arch_gen)),
+                                    hb->labels);
+        if (lat) al = add(al, dnas_latency_loss(*lat, dn->mean_weights().w, cfg.latency_coef, cfg.latency_budget_ms));
+        al.backward();
         dn->step();
       }
       loss_sum += loss;
@@ -275,7 +327,10 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
                    static_cast<long long>(er.epoch), static_cast<long long>(cfg.epochs), er.train_loss,
                    er.subnet_images_per_s, er.seconds, accs.c_str());
     }
-    if (dn) result.derived_arch = arch_to_json(space, dn->derived_arch());
+    if (dn) dnas_summary();
+    if (cfg.progress && lat)
+      std::fprintf(stderr, "  dnas: E[latency] %.4f ms, derived arch %.4f ms (%s), entropy %.3f\n",
+                   result.expected_latency_ms, result.derived_latency_ms, lat->source().c_str(), result.entropy);
     if (!ckpt_path.empty()) {
       json history = json::array();
       for (const auto& e : result.epochs) history.push_back(epoch_to_json(e));
@@ -286,7 +341,12 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
       json hist = {{"config", config_json(cfg)}, {"epochs", history}};
       if (dn) {
         hist["derived_arch"] = result.derived_arch;
-        hist["arch_probabilities"] = dn->probabilities_json();
+        hist["arch_probabilities"] = result.arch_probabilities;
+        hist["entropy"] = result.entropy;
+        if (lat) {
+          hist["expected_latency_ms"] = result.expected_latency_ms;
+          hist["derived_latency_ms"] = result.derived_latency_ms;
+        }
         write_file_atomic((fs::path(cfg.out_dir) / "arch.json").string(), result.derived_arch.dump() + "\n");
       }
       write_file_atomic((fs::path(cfg.out_dir) / "history.json").string(), hist.dump(2));

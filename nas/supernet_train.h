@@ -11,7 +11,9 @@
 // After every epoch each evaluation arch (default max and min) is extracted, its batch norm
 // recalibrated on training batches, and tested; a checkpoint (supernet, optimizers, sampler and
 // RNG state) is written so that --resume continues bit-identically.
+#include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@
 #include "nas/train_network.h"
 
 namespace hwnas {
+
+class DnasLatencyModel;
 
 struct SupernetTrainConfig {
   std::string space = "elastic-mobile";
@@ -42,6 +46,26 @@ struct SupernetTrainConfig {
   float holdout = 0.2f;            // fraction of the training set that trains the logits
   float tau = 5.f, tau_decay = 0.8f;  // Gumbel temperature tau * tau_decay^epoch
   int64_t arch_warmup_epochs = 1;  // epochs of weight-only training before the logits move
+  // dnas latency term (nas/dnas_latency.h): the logits' loss on the held-out split is
+  //   CE + latency_coef * E[latency] / latency(max arch)
+  // (latency_budget_ms > 0: only the expected latency above the budget counts), E[] under the
+  // softmax of the logits. latency_coef 0 (default): no latency term, as before.
+  float latency_coef = 0.f;
+  std::string latency_source = "lut";        // lut | swap | predictor
+  std::string latency_target = "host-cpu";   // lut/swap: make_target name or config file;
+                                             // predictor: a predictor file
+  float latency_budget_ms = 0.f;
+  // Given: used instead of building one from latency_source/latency_target (searches pass a
+  // model of their own target); only its describe() goes into the config JSON. Otherwise the
+  // model built is kept in out_dir/latency_model.json and reused on resume.
+  std::shared_ptr<const DnasLatencyModel> latency_model;
+  // Restricted space (HURRICANE stages): the uniform, sandwich and ordered-dropout samplers draw
+  // only these choices (nas/space.h sample_arch_within; empty: all), and max/min are the
+  // restricted space's.
+  ChoiceSets allowed_choices;
+  // A supernet checkpoint whose weights start this run (fine-tuning, later search stages);
+  // empty: fresh initialization from `seed`.
+  std::string init_from;
   // evaluation
   std::vector<std::string> eval_archs = {"max", "min"};  // names understood by parse_arch
   int64_t recal_batches = 40;
@@ -62,6 +86,10 @@ struct SupernetEpoch {
 struct SupernetTrainResult {
   std::vector<SupernetEpoch> epochs;
   nlohmann::json derived_arch;  // dnas: the arg-max of the logits
+  nlohmann::json arch_probabilities;  // dnas: DnasState::probabilities_json()
+  // dnas with a latency term: E[latency] under the final softmax, the model's latency of the
+  // derived arch (ms), and the mean entropy of the dimensions' softmax (nats); NaN otherwise.
+  double expected_latency_ms = std::nan(""), derived_latency_ms = std::nan(""), entropy = std::nan("");
 };
 
 SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg);
@@ -76,6 +104,7 @@ std::unique_ptr<ElasticMobileSupernet> load_supernet(const std::string& path, nl
 
 // A loader of Fashion-MNIST training batches with training augmentation, for recalibration.
 DataLoader recalibration_loader(const DatasetPair& data, int64_t batch, uint64_t seed);
+DataLoaderOptions recalibration_loader_options(const DatasetPair& data, int64_t batch, uint64_t seed);
 
 // The samplers by name, for --help and errors.
 const std::vector<std::string>& supernet_samplers();

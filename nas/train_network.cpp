@@ -74,7 +74,8 @@ json config_json(const TrainConfig& c) {
   return {{"net", network_spec_to_json(c.net)}, {"dataset", c.dataset}, {"epochs", c.epochs}, {"batch", c.batch},
           {"optimizer", c.optimizer}, {"lr", c.lr}, {"momentum", c.momentum}, {"nesterov", c.nesterov},
           {"weight_decay", c.weight_decay}, {"label_smoothing", c.label_smoothing}, {"warmup_epochs", c.warmup_epochs},
-          {"crop_padding", c.crop_padding}, {"hflip", c.hflip}, {"seed", c.seed}, {"train_limit", c.train_limit}};
+          {"crop_padding", c.crop_padding}, {"hflip", c.hflip}, {"seed", c.seed}, {"train_limit", c.train_limit},
+          {"init_weights", c.init_weights}};
 }
 
 }  // namespace
@@ -104,6 +105,19 @@ TrainResult train_network(const TrainConfig& cfg) {
          data.train.num_classes());
 
   auto net = build_network(cfg.net, cfg.seed);
+  if (!cfg.init_weights.empty()) {
+    // Both an extracted subnet's weights (plain names) and a training checkpoint ("model." names).
+    const Checkpoint ck = load_checkpoint(cfg.init_weights);
+    const bool prefixed = std::any_of(ck.tensors.begin(), ck.tensors.end(),
+                                      [](const auto& t) { return t.first.rfind("model.", 0) == 0; });
+    NamedTensors t;
+    for (auto& [n, v] : net->state()) t.emplace_back(prefixed ? "model." + n : n, v);
+    try {
+      load_into(ck, t, /*allow_unexpected=*/prefixed);
+    } catch (const std::exception& e) {
+      fail("train: --init {} does not fit network \"{}\": {}", cfg.init_weights, cfg.net.name, e.what());
+    }
+  }
   net->train();
   std::unique_ptr<Optimizer> opt;
   if (cfg.optimizer == "sgd")

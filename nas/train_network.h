@@ -29,6 +29,9 @@ struct TrainConfig {
   int64_t train_limit = 0;  // use only the first N training samples (0: all), for quick runs
   int64_t test_limit = 0;
   std::string out_dir;  // checkpoint.hwnas and history.json go here (empty: no checkpoints)
+  // Weights that start the run instead of a fresh init (fine-tuning): a `hwnas extract`
+  // weights.hwnas or a `hwnas train` checkpoint.hwnas of the same network.
+  std::string init_weights;
   bool resume = false;
   int64_t stop_after_epochs = 0;  // end this invocation after that many epochs (0: run to the end)
   bool progress = true;

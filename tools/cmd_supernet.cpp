@@ -1,5 +1,6 @@
 // `hwnas supernet train`, `hwnas eval` and `hwnas extract`: train a weight-sharing supernet,
 // measure one of its subnets, and write a subnet out as a standalone network.
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,28 @@ void add_supernet_train(CLI::App& parent) {
   cmd->add_option("--tau-decay", cfg->tau_decay, "dnas: temperature factor per epoch")->capture_default_str()->check(positive());
   cmd->add_option("--arch-warmup", cfg->arch_warmup_epochs, "dnas: weight-only epochs before the logits train")
       ->capture_default_str();
+  cmd->add_option("--latency-coef", cfg->latency_coef,
+                  "dnas: weight of the latency term; the logits' loss is CE + coef * E[latency] / latency(max "
+                  "subnet), E[] under the softmax of the logits (0: no latency term)")
+      ->capture_default_str()
+      ->check(non_negative());
+  cmd->add_option("--latency-source", cfg->latency_source,
+                  "dnas: latency model: lut (per-layer lookup table of --latency-target: its own table when it is "
+                  "a lut target, else one built on it; exact per block) | swap (cost of the max subnet with one "
+                  "choice swapped in, measured on --latency-target; additive) | predictor (a latency predictor "
+                  "file given as --latency-target, applied to the soft encoding)")
+      ->capture_default_str();
+  cmd->add_option("--latency-target", cfg->latency_target,
+                  "dnas: hardware target of the latency term (a target name such as host-cpu or roofline, or a "
+                  "target config file; a predictor file for --latency-source predictor); the model is kept in "
+                  "--out as latency_model.json and reused by --resume")
+      ->capture_default_str();
+  cmd->add_option("--latency-budget", cfg->latency_budget_ms,
+                  "dnas: latency budget in ms; > 0: only E[latency] above it is penalized (0: all of it)")
+      ->capture_default_str()
+      ->check(non_negative());
+  cmd->add_option("--init-from", cfg->init_from,
+                  "start from the weights of this supernet checkpoint (e.g. DNAS on a trained supernet)");
   cmd->add_option("--eval-archs", cfg->eval_archs, "subnets tested after every epoch (max, min, or arch JSON)")
       ->capture_default_str();
   cmd->add_option("--recal-batches", cfg->recal_batches, "training batches for BN recalibration before each test")
@@ -73,6 +96,12 @@ void add_supernet_train(CLI::App& parent) {
       j["subnet_images_per_s"] = r.epochs.back().subnet_images_per_s;
     }
     if (!r.derived_arch.is_null()) j["derived_arch"] = r.derived_arch;
+    if (!std::isnan(r.entropy)) j["arch_entropy"] = r.entropy;
+    if (!std::isnan(r.expected_latency_ms)) {
+      j["latency_coef"] = cfg->latency_coef;
+      j["expected_latency_ms"] = r.expected_latency_ms;
+      j["derived_latency_ms"] = r.derived_latency_ms;
+    }
     std::cout << j.dump() << std::endl;
   });
 }

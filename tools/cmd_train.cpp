@@ -34,6 +34,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--train-limit", cfg->train_limit, "use only the first N training images (0: all)");
   cmd->add_option("--test-limit", cfg->test_limit, "use only the first N test images (0: all)");
   cmd->add_option("--out", cfg->out_dir, "run folder: checkpoint.hwnas and history.json after every epoch");
+  cmd->add_option("--init", cfg->init_weights,
+                  "start from these weights instead of a fresh init (fine-tuning): weights.hwnas of `hwnas extract` "
+                  "or a `hwnas train` checkpoint of the same network");
   cmd->add_flag("--resume", cfg->resume, "continue the run in --out from its last checkpoint");
   cmd->add_option("--stop-after", cfg->stop_after_epochs,
                   "stop after this many epochs of the planned --epochs (continue later with --resume)");

@@ -89,5 +89,26 @@ expect_error "unknown command lists predictor" "predictor" "$hwnas" warp
 expect_error "measure with both --net and --space" "not both" "$hwnas" measure --target roofline --net "$fbnet0" --space fbnet
 [ "$("$hwnas" predictor --help | grep -cwE '^ +(fit|eval|predict|lodo)')" -eq 4 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: predictor --help lists fit, eval, predict, lodo"; }
 
+# Search (docs/search.md): the folder contract (resume, refusing a different search) and errors.
+srch=(search --supernet "$tmp/sn1/checkpoint.hwnas" --target roofline --val-images 64 --recal-batches 1 --batch 16 --no-test --quiet)
+expect_error "search without --out" "--out" "$hwnas" search --supernet "$tmp/sn1/checkpoint.hwnas"
+expect_error "search with an unknown algorithm" 'unknown algorithm "evolve" (known:' "$hwnas" "${srch[@]}" --algo evolve --out "$tmp/s0"
+expect_error "search without a supernet" "--supernet" "$hwnas" search --target roofline --out "$tmp/s0"
+expect_error "search with a bad constraint" 'unknown metric "latency"' "$hwnas" "${srch[@]}" --constraint 'latency<=3' --out "$tmp/s0"
+expect_error "search with a bad --set" 'expected KEY=VALUE' "$hwnas" "${srch[@]}" --set population --out "$tmp/s0"
+expect_error "search with an unknown option" 'unknown option "popsize"' "$hwnas" "${srch[@]}" --set popsize=3 --out "$tmp/s0"
+expect_json "search" "best" "$hwnas" "${srch[@]}" --algo random --budget 3 --constraint 'latency_ms<=100' --out "$tmp/s1"
+"$hwnas" "${srch[@]}" --algo random --budget 3 --constraint 'latency_ms<=100' --out "$tmp/s1" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d['replayed'] == 3, d" \
+  && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: search run again on its folder replays the log"; }
+expect_error "search into a folder of another search" "holds a different search (algo" "$hwnas" "${srch[@]}" --algo evolution --budget 3 --constraint 'latency_ms<=100' --out "$tmp/s1"
+expect_error "search into a folder that is not a search" "not a search folder" "$hwnas" "${srch[@]}" --algo random --budget 3 --out "$tmp/tr"
+for f in pareto.json best.json search.json search_log.jsonl search_config.json; do
+  [ -s "$tmp/s1/$f" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: search wrote $f"; }
+done
+# The pipeline's fine-tuning: the chosen subnet extracted, then trained from those weights.
+"$hwnas" extract --checkpoint "$tmp/sn1/checkpoint.hwnas" --arch "$tmp/s1/best.json" --recal-batches 0 --out "$tmp/w" >/dev/null
+expect_json "train --init from an extracted subnet" "test_accuracy" "$hwnas" train --net "$tmp/w/network.json" --init "$tmp/w/weights.hwnas" --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --quiet
+expect_error "train --init with another network's weights" "does not fit" "$hwnas" train --net elastic-mobile:max --init "$tmp/x/weights.hwnas" --epochs 1 --batch 16 --train-limit 32 --test-limit 16 --quiet
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
