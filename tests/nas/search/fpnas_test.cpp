@@ -219,9 +219,12 @@ TEST(Fpnas, CostPenaltyMovesTheAnswerUnderAConstraint) {
   EXPECT_NE(held.best.arch, planted(s));
   EXPECT_LE(held.best.cost.at("latency_ms"), bound);
   EXPECT_TRUE(held.best_feasible);
-  // Without the penalty the constraint is only reported: the search still goes for accuracy.
+  // Without the penalty the distribution still goes for accuracy: its own answer (kept in the
+  // info; the run's best is the best feasible subnet evaluated) is the planted, infeasible arch.
   const SearchResult ignored = run_fpnas(s, o, t.get(), {{"penalty", 0}}, 600, 1, c);
-  EXPECT_EQ(ignored.best.arch, planted(s));
+  EXPECT_EQ(ignored.info.at("own_answer").at("arch"), arch_to_json(s, planted(s)));
+  EXPECT_FALSE(ignored.info.at("own_answer_feasible").get<bool>());
+  EXPECT_TRUE(ignored.best_feasible);
 }
 
 TEST(Fpnas, WorksOnElasticMobileWithoutRadix) {
