@@ -14,15 +14,7 @@ namespace hwnas {
 namespace {
 
 using test::contains;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // A distinct (fake) arch per call: pareto_front counts an arch seen twice once.
 Candidate cand(double acc, double lat) {
