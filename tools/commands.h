@@ -17,6 +17,7 @@ void add_measure_command(CLI::App& app);
 void add_lut_command(CLI::App& app);
 void add_predictor_command(CLI::App& app);
 void add_search_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // Flag validators with messages a person can read (CLI11's PositiveNumber prints the range as
 // "0 to 1.79e308" spelled out).

@@ -22,11 +22,12 @@ int main(int argc, char** argv) {
   hwnas::cli::add_lut_command(app);
   hwnas::cli::add_predictor_command(app);
   hwnas::cli::add_search_command(app);
+  hwnas::cli::add_report_command(app);
   // CLI11 reports a mistyped command as "a subcommand is required"; name it instead.
   bool known = argc < 2 || argv[1][0] == '-';
   for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->get_name() == argv[1];
   if (!known) {
-    std::fprintf(stderr, "hwnas: error: unknown command \"%s\" (commands: train, supernet, search, eval, extract, export, measure, lut, predictor, bench, net, space, info; see --help)\n", argv[1]);
+    std::fprintf(stderr, "hwnas: error: unknown command \"%s\" (commands: train, supernet, search, eval, extract, export, measure, lut, predictor, report, bench, net, space, info; see --help)\n", argv[1]);
     return 2;
   }
   try {

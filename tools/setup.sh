@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   libonnx-dev libprotobuf-dev libglpk-dev libnlopt-dev
   dataset-fashion-mnist nodejs npm python3-numpy
+  chromium
 )
 
 # Names that installed packages provide: NodeSource's nodejs provides (and conflicts with) npm.
