@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "io/idx.h"
 #include "nn/layers.h"
 #include "tensor/tensor.h"
 
@@ -21,6 +22,13 @@ namespace hwnas::test {
 inline const char* kFbnetArch0 =
     "k5_e6,skip,k3_e1_g2,skip,k5_e1,skip,skip,skip,k5_e6,k5_e1,k3_e1_g2,k5_e1,k5_e6,k3_e6,k3_e3,k5_e6,k3_e6,k3_e3,"
     "k5_e1,k3_e3,k5_e1,k5_e1_g2";
+
+// Whether the Debian package's Fashion-MNIST is there (compressed or not); tests that train skip
+// without it.
+inline bool have_fashion_mnist() {
+  const std::filesystem::path d(kFashionMnistDir);
+  return std::filesystem::exists(d / "train-images-idx3-ubyte.gz") || std::filesystem::exists(d / "train-images-idx3-ubyte");
+}
 
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
 struct TempDir {

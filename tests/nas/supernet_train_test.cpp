@@ -17,8 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have_fashion_mnist() { return fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz") ||
-                                   fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte"); }
+using test::have_fashion_mnist;
 
 SupernetTrainConfig tiny(const std::string& sampler, const std::string& out) {
   SupernetTrainConfig c;

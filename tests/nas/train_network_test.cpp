@@ -12,7 +12,7 @@ using namespace hwnas;
 namespace fs = std::filesystem;
 
 namespace {
-bool have_fashion_mnist() { return fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz"); }
+using test::have_fashion_mnist;
 
 TrainConfig tiny_config(const fs::path& out) {
   TrainConfig c;

@@ -30,10 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have_fashion_mnist() {
-  return fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz") ||
-         fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte");
-}
+using test::have_fashion_mnist;
 
 // A made-up table for elastic-mobile: every layer key of its subnets, cost ~ multiply-adds plus
 // a per-key offset, so kernel and expand choices differ in cost.

@@ -303,9 +303,7 @@ TEST(HurricaneTest, NeedsAnOutputFolderAndAValidSplit) {
 
 // The real algorithm with tiny training (2 steps per stage) and a tiny validation split.
 TEST(HurricaneTest, TinyRealRunTrainsBothStages) {
-  if (!fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz") &&
-      !fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte"))
-    GTEST_SKIP() << "Fashion-MNIST not installed at " << kFashionMnistDir;
+  if (!test::have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed at " << kFashionMnistDir;
   const SearchSpace& s = elastic_mobile_space();
   test::TempDir dir("hurricane_real");
   OpOracle oracle(s);  // the scoring's oracle (stands in for the search's supernet)
