@@ -15,6 +15,7 @@
 #include "nas/search/candidate.h"
 #include "tensor/error.h"
 #include "tools/commands.h"
+#include "tools/json_file.h"
 #include "tools/report_svg.h"
 
 namespace hwnas::cli {
@@ -29,16 +30,6 @@ struct ReportArgs {
   std::string dir, out;
   bool no_latency = false;
 };
-
-json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  if (!f) fail("report: cannot read {}", p.string());
-  try {
-    return json::parse(f);
-  } catch (const std::exception& e) {
-    fail("report: {} is not valid JSON ({})", p.string(), e.what());
-  }
-}
 
 double num(const json& j, const std::string& key, double fallback = NAN) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;

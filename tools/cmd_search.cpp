@@ -18,6 +18,7 @@
 #include "nas/supernet_train.h"
 #include "tensor/error.h"
 #include "tools/commands.h"
+#include "tools/json_file.h"
 #include "tools/target_flags.h"
 
 namespace hwnas::cli {
@@ -35,12 +36,6 @@ struct SearchArgs {
   int eval_threads = 0;
   bool quiet = false, no_test = false;
 };
-
-json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  if (!f) fail("cannot read {}", p.string());
-  return json::parse(f);
-}
 
 // --set key=value pairs; numbers stay numbers so the config compares equal on resume.
 json parse_sets(const std::vector<std::string>& sets) {
