@@ -54,6 +54,8 @@ def main():
     p.add_argument("--runs", type=int, default=50, help="timed runs per measurement")
     p.add_argument("--eval-threads", default="2")
     p.add_argument("--seed", default="0")
+    p.add_argument("--val-images", default="2000", help="validation images per subnet evaluation (hwnas search --val-images)")
+    p.add_argument("--recal-batches", default="10", help="BN recalibration batches per evaluation (hwnas search --recal-batches)")
     p.add_argument("--set", action="append", default=[], help="ALGO:KEY=VALUE passed to that algorithm's --set")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -96,7 +98,8 @@ def main():
             if not os.path.exists(done):
                 cmd = [hw, "search", "--supernet", a.supernet, "--target", "host-cpu", "--constraint",
                        f"latency_ms<={bound}", "--algo", algo, "--budget", str(a.budget), "--seed", a.seed,
-                       "--out", d, "--eval-threads", a.eval_threads, "--no-test", "--quiet"]
+                       "--out", d, "--eval-threads", a.eval_threads, "--val-images", a.val_images,
+                       "--recal-batches", a.recal_batches, "--no-test", "--quiet"]
                 for kv in sets.get(algo, []):
                     cmd += ["--set", kv]
                 print("+ " + " ".join(cmd), file=sys.stderr)

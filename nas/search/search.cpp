@@ -30,7 +30,7 @@ std::map<std::string, AlgorithmInfo>& registry() {
 void register_builtins() {
   static std::once_flag once;
   std::call_once(once, [] {
-    for (auto f : {random_search_algorithm, evolution_algorithm, netadapt_algorithm, hurricane_algorithm,
+    for (auto f : {random_search_algorithm, evolution_algorithm, regularized_evolution_algorithm, netadapt_algorithm, hurricane_algorithm,
                    fpnas_algorithm, dnas_algorithm, flash_algorithm})
       register_search_algorithm(f());
   });

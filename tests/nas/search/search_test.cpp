@@ -123,8 +123,11 @@ struct RunFixture {
     cfg.out_dir = out;
     Generator gen(seed);
     SearchContext ctx{s, e, cfg, gen};
-    return run_search(ctx);
+    auto r = run_search(ctx);
+    eval_log = e.history();
+    return r;
   }
+  std::vector<Candidate> eval_log;  // every candidate the last run() evaluated
 };
 
 TEST(SearchAlgorithms, RandomSpendsTheBudgetOnFeasibleSubnets) {
@@ -149,6 +152,26 @@ TEST(SearchAlgorithms, EvolutionBeatsRandomAtEqualEvaluations) {
     rnd += r.best.accuracy;
   }
   EXPECT_GT(evo, rnd);
+}
+
+TEST(SearchAlgorithms, RegularizedEvolutionBeatsRandomAndStaysFeasible) {
+  RunFixture f;
+  // Same budget, same seeds: aging evolution must beat random search on average, and since its
+  // children are screened by cost, every subnet it evaluates meets the bound.
+  double rea = 0, rnd = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    auto e = f.run("rea", 40, f.middle(), seed);
+    auto r = f.run("random", 40, f.middle(), seed);
+    EXPECT_EQ(e.evaluations, 40);
+    EXPECT_TRUE(e.best_feasible);
+    EXPECT_EQ(e.info.at("population").get<int64_t>(), 10);  // budget / 4
+    EXPECT_EQ(e.info.at("cycles").get<int64_t>(), 30);
+    for (const auto& c : f.eval_log) EXPECT_LE(c.metric("latency_ms"), f.middle());
+    rea += e.best.accuracy;
+    rnd += r.best.accuracy;
+  }
+  EXPECT_GT(rea, rnd);
+  EXPECT_TRUE(contains(error_of([&] { f.run("rea", 5, f.middle(), 1, {{"sample", 50}}); }), "\"sample\""));
 }
 
 TEST(SearchAlgorithms, NetAdaptShrinksFromMaxToTheBound) {
