@@ -1,5 +1,7 @@
 #include "autograd/variable.h"
 
+#include "autograd/op_trace.h"
+
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,7 +39,19 @@ bool needs_grad(const std::vector<Variable>& inputs) {
   return std::any_of(inputs.begin(), inputs.end(), [](const Variable& v) { return v.defined() && v.requires_grad(); });
 }
 
+namespace {
+thread_local OpTrace* g_trace = nullptr;
+}  // namespace
+
+OpTrace::OpTrace() : outer_(g_trace) { g_trace = this; }
+OpTrace::~OpTrace() { g_trace = outer_; }
+
+void record_op(const char* op) {
+  if (g_trace) g_trace->ops_.insert(op);
+}
+
 Variable make_result(Tensor out, const char* op, std::vector<Variable> inputs, BackwardFn backward) {
+  record_op(op);
   if (!needs_grad(inputs)) return Variable(std::move(out), false);
   auto node = std::make_shared<Node>();
   node->op = op;
@@ -51,7 +65,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
   if (!g.defined()) {
     if (numel() != 1)
       fail("backward: a gradient is needed for a non-scalar output of shape {}", shape_str(shape()));
-    g = Tensor::ones(shape());
+    g = Tensor::ones(shape()).to(data().device());
   }
   run_backward({*this}, {g}, retain_graph);
 }

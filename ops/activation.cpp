@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "cuda/activation.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -147,12 +148,19 @@ Variable activation_op(const Variable& x, Activation a) {
   // Dense inputs (contiguous or channels_last) keep their layout; other views are packed first.
   Tensor xd = xt.is_dense() ? xt : xt.contiguous();
   Tensor y = Tensor::empty_like(xd);
-  activation_forward(a, xd.data<float>(), y.data<float>(), xd.numel());
+  if (xd.is_cuda())
+    cuda::activation_forward(a, xd.device_data<float>(), y.device_data<float>(), xd.numel(), xd.device().index);
+  else
+    activation_forward(a, xd.data<float>(), y.data<float>(), xd.numel());
   if (!needs_grad({x})) return make_result(y, name, {x}, nullptr);
   return make_result(y, name, {x}, [xd, a](const Tensor& gy) -> std::vector<Tensor> {
     Tensor g = in_layout_of(gy, xd);
     Tensor gx = Tensor::empty_like(xd);
-    activation_backward(a, xd.data<float>(), g.data<float>(), gx.data<float>(), xd.numel());
+    if (xd.is_cuda())
+      cuda::activation_backward(a, xd.device_data<float>(), g.device_data<float>(), gx.device_data<float>(),
+                                xd.numel(), xd.device().index);
+    else
+      activation_backward(a, xd.data<float>(), g.data<float>(), gx.data<float>(), xd.numel());
     return {gx};
   });
 }

@@ -4,10 +4,10 @@
 #include <string>
 
 #include "autograd/variable.h"
+#include "ops/activation_kind.h"
 
 namespace hwnas {
 
-enum class Activation { none, relu, relu6, hswish, hsigmoid, sigmoid, swish };
 Activation activation_from_name(const std::string& name);  // throws naming the unknown name
 const char* activation_name(Activation a);
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "cuda/batch_norm.h"
 #include "ops/batch_norm_kernels.h"
 
 namespace hwnas {
@@ -100,6 +101,71 @@ void update_running(Tensor& rm, Tensor& rv, const std::vector<float>& mean, cons
   }
 }
 
+// The CUDA path: always the rows layout (channels_last for 4-D), every per-channel vector on the
+// device, so a training step never waits for the host.
+Variable batch_norm_cuda(const Variable& x, const Variable& weight, const Variable& bias, Tensor running_mean,
+                         Tensor running_var, const BatchNormOptions& opts) {
+  const Tensor& xt = x.data();
+  const Device dev = xt.device();
+  const int64_t c = xt.size(1);
+  const Tensor no_tensor;
+  const Tensor* const checked[] = {weight.defined() ? &weight.data() : &no_tensor,
+                                  bias.defined() ? &bias.data() : &no_tensor, &running_mean, &running_var};
+  for (const Tensor* t : checked)
+    if (t->defined() && t->device() != dev)
+      fail("batch_norm: input on {} but a parameter or running statistic on {}", dev.str(), t->device().str());
+  const MemoryFormat fmt = xt.dim() == 4 ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  Tensor xc = xt.dim() == 4 || xt.dim() == 2 ? xt.contiguous(fmt) : Tensor();
+  if (!xc.defined()) fail("batch_norm: on CUDA expected [N, C] or [N, C, H, W], got {}", xt.str());
+  const int64_t m = c ? xc.numel() / c : 0;
+  auto vec = [&](int64_t n) { return Tensor::empty({n}, DType::f32, MemoryFormat::contiguous, dev); };
+  Tensor mean = vec(c), var = vec(c), invstd = vec(c), a = vec(c), b = vec(c), sums = vec(2 * c);
+  Tensor gamma = weight.defined() ? weight.data().contiguous() : Tensor();
+  Tensor beta = bias.defined() ? bias.data().contiguous() : Tensor();
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.device_data<float>() : nullptr; };
+  if (opts.training) {
+    cuda::bn_stats(xc.device_data<float>(), m, c, mean.device_data<float>(), var.device_data<float>(),
+                   sums.device_data<float>(), dev.index);
+    // Running statistics are updated in place through their strides (slices of a supernet's BN).
+    cuda::bn_prepare(c, mean.device_data<float>(), var.device_data<float>(), ptr(gamma), ptr(beta), opts.eps,
+                     invstd.device_data<float>(), a.device_data<float>(), b.device_data<float>(), opts.momentum,
+                     ptr(running_mean), running_mean.defined() ? running_mean.stride(0) : 0, ptr(running_var),
+                     running_var.defined() ? running_var.stride(0) : 0, m, dev.index);
+  } else {
+    mean.copy_(running_mean);
+    var.copy_(running_var);
+    cuda::bn_prepare(c, mean.device_data<float>(), var.device_data<float>(), ptr(gamma), ptr(beta), opts.eps,
+                     invstd.device_data<float>(), a.device_data<float>(), b.device_data<float>(), -1.f, nullptr, 0,
+                     nullptr, 0, m, dev.index);
+  }
+  Tensor out = Tensor::empty(xt.shape(), DType::f32, fmt, dev);
+  cuda::bn_apply(xc.device_data<float>(), out.device_data<float>(), a.device_data<float>(), b.device_data<float>(),
+                 opts.act, m, c, dev.index);
+  if (!needs_grad({x, weight, bias})) return Variable(out, false);
+  const bool need_x = x.requires_grad(), need_w = weight.defined() && weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad(), training = opts.training;
+  const Activation act = opts.act;
+  return make_result(out, "batch_norm", {x, weight, bias}, [=](const Tensor& gy_in) -> std::vector<Tensor> {
+    Tensor gy = gy_in.contiguous(fmt);
+    Tensor sums2 = Tensor::empty({2 * c}, DType::f32, MemoryFormat::contiguous, dev);
+    if (need_w || need_b || (training && need_x))
+      cuda::bn_reduce_grad(xc.device_data<float>(), gy.device_data<float>(), a.device_data<float>(),
+                           b.device_data<float>(), act, mean.device_data<float>(), m, c, sums2.device_data<float>(),
+                           dev.index);
+    else
+      sums2.zero_();
+    std::vector<Tensor> grads(3);
+    if (need_x) grads[0] = Tensor::empty(xc.shape(), DType::f32, fmt, dev);
+    if (need_w) grads[1] = Tensor::empty({c}, DType::f32, MemoryFormat::contiguous, dev);
+    if (need_b) grads[2] = Tensor::empty({c}, DType::f32, MemoryFormat::contiguous, dev);
+    auto out_ptr = [](const Tensor& t) { return t.defined() ? t.device_data<float>() : nullptr; };
+    cuda::bn_input_grad(xc.device_data<float>(), gy.device_data<float>(), a.device_data<float>(), b.device_data<float>(),
+                        act, mean.device_data<float>(), invstd.device_data<float>(), sums2.device_data<float>(), training,
+                        m, c, out_ptr(grads[0]), out_ptr(grads[1]), out_ptr(grads[2]), dev.index);
+    return grads;
+  });
+}
+
 }  // namespace
 
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, Tensor running_mean,
@@ -118,6 +184,11 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     fail("batch_norm: eval mode needs running_mean and running_var (input {})", shape_str(shape));
   if (!(opts.eps > 0.f)) fail("batch_norm: eps must be positive, got {}", opts.eps);
 
+  if (xt.is_cuda()) {
+    if (opts.training && xt.numel() / std::max<int64_t>(c, 1) <= 1)
+      fail("batch_norm: expected more than 1 value per channel when training, got input {}", shape_str(shape));
+    return batch_norm_cuda(x, weight, bias, running_mean, running_var, opts);
+  }
   // rows layout when channels are innermost ([N, C], NHWC); otherwise NCHW planes.
   const bool rows = xt.dim() == 2 || (xt.dim() == 4 && xt.is_channels_last());
   const MemoryFormat fmt = (rows && xt.dim() == 4) ? MemoryFormat::channels_last : MemoryFormat::contiguous;

@@ -72,9 +72,16 @@ Variable channel_bypass(const Variable& y, const Variable& x, int64_t k) {
   const MemoryFormat fmt = channel_format(xt);
   const ChannelBlocks g = channel_blocks(xt.shape(), fmt);
   Tensor xd = xt.contiguous(fmt), yd = y.data().contiguous(fmt);
-  Tensor out = Tensor::empty(xt.shape(), DType::f32, fmt);
+  if (xd.device() != yd.device()) fail("channel_bypass: y on {} but x on {}", yd.device().str(), xd.device().str());
+  const bool gpu = xd.is_cuda();
+  Tensor out = Tensor::empty(xt.shape(), DType::f32, fmt, xd.device());
   const int64_t head = k * g.inner, block = c * g.inner;
-  copy_blocks(g.outer, head, block, yd.data<float>(), xd.data<float>(), out.data<float>());
+  if (gpu) {  // strided copies on the device: the kept channels from y, the rest from x
+    out.narrow(1, 0, k).copy_(yd);
+    out.narrow(1, k, c - k).copy_(xd.narrow(1, k, c - k));
+  } else {
+    copy_blocks(g.outer, head, block, yd.data<float>(), xd.data<float>(), out.data<float>());
+  }
   if (!needs_grad({y, x})) return make_result(out, "channel_bypass", {y, x}, nullptr);
   const bool want_y = y.requires_grad(), want_x = x.requires_grad();
   const Shape y_shape = y.shape();
@@ -83,12 +90,18 @@ Variable channel_bypass(const Variable& y, const Variable& x, int64_t k) {
                        Tensor gy = gy_in.contiguous(fmt);
                        Tensor g_y, g_x;
                        if (want_y) {
-                         g_y = Tensor::empty(y_shape, DType::f32, fmt);
-                         take_heads(g.outer, head, block, gy.data<float>(), g_y.data<float>());
+                         g_y = Tensor::empty(y_shape, DType::f32, fmt, gy.device());
+                         if (gpu) g_y.copy_(gy.narrow(1, 0, k));
+                         else take_heads(g.outer, head, block, gy.data<float>(), g_y.data<float>());
                        }
                        if (want_x) {
-                         g_x = Tensor::empty(gy.shape(), DType::f32, fmt);
-                         copy_blocks(g.outer, head, block, nullptr, gy.data<float>(), g_x.data<float>());
+                         g_x = Tensor::empty(gy.shape(), DType::f32, fmt, gy.device());
+                         if (gpu) {
+                           g_x.narrow(1, 0, k).zero_();
+                           g_x.narrow(1, k, c - k).copy_(gy.narrow(1, k, c - k));
+                         } else {
+                           copy_blocks(g.outer, head, block, nullptr, gy.data<float>(), g_x.data<float>());
+                         }
                        }
                        return {g_y, g_x};
                      });

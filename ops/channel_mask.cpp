@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "ops/bypass.h"
+#include "ops/elementwise.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -71,6 +72,41 @@ void check_mask(const Variable& x, const Variable& g, const std::vector<int64_t>
               g.defined() ? g.data().str() : "undefined", widths.size(), shape_str(widths));
 }
 
+// g's gradient from the per-channel sums s[c] of gy * x: prefix sums up to each width.
+Tensor mask_weight_grad(const std::vector<double>& s, const std::vector<int64_t>& widths) {
+  std::vector<float> ggv(widths.size());
+  double prefix = 0.0;
+  int64_t done = 0;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    for (; done < widths[i]; ++done) prefix += s[done];
+    ggv[i] = static_cast<float>(prefix);
+  }
+  return Tensor::from_vector(ggv, {static_cast<int64_t>(widths.size())});
+}
+
+// The composed path for a GPU x: a broadcast multiply by the mask, and for g's gradient the
+// per-channel sums of gy * x by the device reduction (a fused kernel is issue 7's remaining work).
+Variable channel_mask_composed(const Variable& x, const Variable& g, const std::vector<int64_t>& widths,
+                               const Tensor& xd, const std::vector<float>& m) {
+  Shape mshape(static_cast<size_t>(xd.dim()), 1);
+  mshape[1] = xd.size(1);
+  Tensor mask = Tensor::from_vector(m, {xd.size(1)}).to(xd.device()).view(mshape);
+  Tensor out = mul_tensors(xd, mask);
+  if (!needs_grad({x, g})) return make_result(out, "channel_mask", {x, g}, nullptr);
+  const bool want_x = x.requires_grad(), want_g = g.requires_grad();
+  Tensor saved_x = want_g ? xd : Tensor();
+  const Device g_dev = g.data().device();
+  return make_result(out, "channel_mask", {x, g}, [=](const Tensor& gy) -> std::vector<Tensor> {
+    Tensor gx = want_x ? mul_tensors(gy, mask) : Tensor();
+    Tensor gg;
+    if (want_g) {
+      const std::vector<float> sf = sum_to_shape(mul_tensors(gy, saved_x), mshape).to_vector();
+      gg = mask_weight_grad(std::vector<double>(sf.begin(), sf.end()), widths).to(g_dev);
+    }
+    return {gx, gg};
+  });
+}
+
 }  // namespace
 
 Variable channel_mask(const Variable& x, const Variable& g, const std::vector<int64_t>& widths) {
@@ -84,6 +120,7 @@ Variable channel_mask(const Variable& x, const Variable& g, const std::vector<in
   for (size_t i = 0; i < widths.size(); ++i)
     for (int64_t j = 0; j < widths[i]; ++j) (*m)[j] += gv[i];
   Tensor xd = x.data().contiguous(fmt);
+  if (xd.is_cuda()) return channel_mask_composed(x, g, widths, xd, *m);
   Tensor out = Tensor::empty(x.shape(), DType::f32, fmt);
   const int64_t n = xd.numel();
   {
@@ -138,16 +175,7 @@ Variable channel_mask(const Variable& x, const Variable& g, const std::vector<in
       }
     }
     Tensor gg;
-    if (want_g) {
-      std::vector<float> ggv(widths.size());
-      double prefix = 0.0;
-      int64_t done = 0;
-      for (size_t i = 0; i < widths.size(); ++i) {
-        for (; done < widths[i]; ++done) prefix += s[done];
-        ggv[i] = static_cast<float>(prefix);
-      }
-      gg = Tensor::from_vector(ggv, {static_cast<int64_t>(widths.size())});
-    }
+    if (want_g) gg = mask_weight_grad(s, widths);
     return {gx, gg};
   });
 }

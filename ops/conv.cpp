@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda/conv.h"
+#include "cuda/conv_depthwise.h"
 #include "ops/conv_kernels.h"
 #include "ops/gemm.h"
 
@@ -166,9 +168,77 @@ Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, co
   return y;
 }
 
+namespace {
+
+// The CUDA path: depthwise convs on our own NHWC kernel (weights packed tap-major), everything
+// else on cuDNN with NHWC filters. Weights may be strided slices of shared supernet weights: the
+// packing copy is small, and gradients come back in the slice's PyTorch layout.
+Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias, const Plan& p) {
+  const ConvGeom g = p.g;
+  const Device dev = x.data().device();
+  if (w.data().device() != dev || (bias.defined() && bias.data().device() != dev))
+    fail("conv2d: input on {} but weight or bias on another device", dev.str());
+  const bool depthwise = p.kind == Kind::depthwise;
+  Tensor xcl = x.data().contiguous(MemoryFormat::channels_last);
+  Tensor b = bias.defined() ? bias.data().contiguous() : Tensor();
+  // Depthwise: [C, 1, kH, kW] -> [kH, kW, C, 1] = wt[(ky kW + kx) C + c]; else [C_out, kH, kW, C_in/g].
+  Tensor wp = (depthwise ? w.data().permute({2, 3, 0, 1}) : w.data().permute({0, 2, 3, 1})).contiguous();
+  const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+  const cuda::ConvShape cs{g.n, g.c_in, g.h, g.w, g.c_out, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
+  Tensor y = Tensor::empty(p.out_shape, DType::f32, MemoryFormat::channels_last, dev);
+  const float* pb = b.defined() ? b.device_data<float>() : nullptr;
+  if (y.numel() > 0) {
+    if (depthwise)
+      cuda::depthwise_forward(dg, xcl.device_data<float>(), wp.device_data<float>(), pb, y.device_data<float>(), dev.index);
+    else
+      cuda::conv_forward(cs, xcl.device_data<float>(), wp.device_data<float>(), pb, y.device_data<float>(), dev.index);
+  }
+  if (!needs_grad({x, w, bias})) return make_result(y, "conv2d", {x, w, bias}, nullptr);
+  const bool need_gx = x.requires_grad(), need_gw = w.requires_grad();
+  const bool need_gb = bias.defined() && bias.requires_grad();
+  Tensor saved_x = need_gw ? xcl : Tensor(), saved_w = need_gx ? wp : Tensor();
+  const Shape x_shape = x.shape(), w_shape = w.shape();
+  return make_result(y, "conv2d", {x, w, bias}, [=](const Tensor& gy_) -> std::vector<Tensor> {
+    Tensor gy = gy_.contiguous(MemoryFormat::channels_last);
+    Tensor gx, gw, gb;
+    if (need_gx) gx = Tensor::empty(x_shape, DType::f32, MemoryFormat::channels_last, dev);
+    if (need_gb) gb = Tensor::empty({g.c_out}, DType::f32, MemoryFormat::contiguous, dev);
+    if (gy.numel() == 0) {
+      for (Tensor* t : {&gx, &gb})
+        if (t->defined()) t->zero_();
+      if (need_gw) gw = Tensor::empty(w_shape, DType::f32, MemoryFormat::contiguous, dev).zero_();
+      return {gx, gw, gb};
+    }
+    const float* pgy = gy.device_data<float>();
+    if (depthwise) {
+      if (need_gx) cuda::depthwise_backward_data(dg, pgy, saved_w.device_data<float>(), gx.device_data<float>(), dev.index);
+      if (need_gw) {  // the bias gradient comes with the weight's, in the same pass over gy
+        Tensor gwt = Tensor::empty({g.kh, g.kw, g.c_in, 1}, DType::f32, MemoryFormat::contiguous, dev);
+        cuda::depthwise_backward_weight(dg, pgy, saved_x.device_data<float>(), gwt.device_data<float>(),
+                                        need_gb ? gb.device_data<float>() : nullptr, dev.index);
+        gw = gwt.permute({2, 3, 0, 1}).contiguous();
+      } else if (need_gb) {
+        sum_rows_on(dev, pgy, g.n * g.oh * g.ow, g.c_out, g.c_out, gb.device_data<float>());
+      }
+    } else {
+      if (need_gx) cuda::conv_backward_data(cs, pgy, saved_w.device_data<float>(), gx.device_data<float>(), dev.index);
+      if (need_gw) {
+        Tensor gwn = Tensor::empty({g.c_out, g.kh, g.kw, g.c_in / g.groups}, DType::f32, MemoryFormat::contiguous, dev);
+        cuda::conv_backward_filter(cs, pgy, saved_x.device_data<float>(), gwn.device_data<float>(), dev.index);
+        gw = gwn.permute({0, 3, 1, 2}).contiguous();
+      }
+      if (need_gb) sum_rows_on(dev, pgy, g.n * g.oh * g.ow, g.c_out, g.c_out, gb.device_data<float>());
+    }
+    return {gx, gw, gb};
+  });
+}
+
+}  // namespace
+
 Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, const Conv2dOptions& opts) {
   const Tensor no_bias;
   const Plan p = make_plan(x.data(), w.data(), bias.defined() ? bias.data() : no_bias, opts, "conv2d");
+  if (x.data().is_cuda()) return conv2d_cuda(x, w, bias, p);
   const ConvGeom g = p.g;
   Tensor xcl = x.data().contiguous(MemoryFormat::channels_last);
   Tensor b = bias.defined() ? bias.data().contiguous() : Tensor();

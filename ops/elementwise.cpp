@@ -2,6 +2,9 @@
 
 #include <omp.h>
 
+#include "cuda/elementwise.h"
+#include "cuda/reduce.h"
+#include "cuda/tensor_layout.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 #include "ops/strided_iter.h"
@@ -15,6 +18,7 @@ namespace {
 using kernel::StridedIter;
 
 enum class BinOp { add, sub, mul, div };
+static_assert(static_cast<int>(BinOp::div) == static_cast<int>(cuda::BinaryKind::div), "BinOp and BinaryKind must match");
 
 const char* bin_name(BinOp op) {
   switch (op) {
@@ -119,18 +123,39 @@ void run_parallel(const StridedIter& it, F&& row) {
 
 // The numpy-broadcast binary kernel on tensors (any strides). The result takes the dense
 // layout of an operand that already has the output shape (channels_last stays channels_last).
-Tensor binary_tensor(BinOp op, const Tensor& a, const Tensor& b) {
+// Both operands on one device; a one-element CPU operand (a scalar) follows the other to its GPU.
+void same_device(Tensor& a, Tensor& b, const char* name) {
+  if (a.device() == b.device()) return;
+  if (a.numel() == 1 && a.device().is_cpu()) a = a.to(b.device());
+  else if (b.numel() == 1 && b.device().is_cpu()) b = b.to(a.device());
+  else fail("{}: operands on different devices ({} on {}, {} on {})", name, a.str(), a.device().str(), b.str(), b.device().str());
+}
+
+Tensor binary_tensor(BinOp op, const Tensor& a_in, const Tensor& b_in) {
   const char* name = bin_name(op);
-  check_f32(a, name);
-  check_f32(b, name);
+  check_f32(a_in, name);
+  check_f32(b_in, name);
+  Tensor a = a_in, b = b_in;
+  same_device(a, b, name);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const BinKernels k = kernels_for(op);
   const bool a_full = a.shape() == out_shape, b_full = b.shape() == out_shape;
   Tensor out = (a_full && a.is_dense())   ? Tensor::empty_like(a)
                : (b_full && b.is_dense()) ? Tensor::empty_like(b)
-                                          : Tensor::empty(out_shape);
+                                          : Tensor::empty(out_shape, DType::f32, MemoryFormat::contiguous, a.device());
   const int64_t n = out.numel();
   if (n == 0) return out;
+  if (out.is_cuda()) {
+    const auto kind = static_cast<cuda::BinaryKind>(static_cast<int>(op));
+    const int dev = out.device().index;
+    if (a_full && b_full && a.strides() == out.strides() && b.strides() == out.strides())
+      cuda::binary_flat(kind, out.device_data<float>(), a.device_data<float>(), b.device_data<float>(), n, dev);
+    else
+      cuda::binary_strided(kind, out.device_data<float>(), cuda::layout_of(out, name), a.device_data<float>(),
+                           cuda::layout_of(a.expand(out_shape), name), b.device_data<float>(),
+                           cuda::layout_of(b.expand(out_shape), name), n, dev);
+    return out;
+  }
+  const BinKernels k = kernels_for(op);
   float* po = out.data<float>();
   const float* pa = a.data<float>();
   const float* pb = b.data<float>();
@@ -168,6 +193,10 @@ Tensor axpb_tensor(const Tensor& t, float alpha, float beta, const char* name) {
   check_f32(t, name);
   Tensor src = t.is_dense() ? t : t.contiguous();
   Tensor out = Tensor::empty_like(src);
+  if (src.is_cuda()) {
+    cuda::axpb(src.device_data<float>(), out.device_data<float>(), alpha, beta, src.numel(), src.device().index);
+    return out;
+  }
   const float* x = src.data<float>();
   float* y = out.data<float>();
   kernel::parallel_chunks(src.numel(), [&](int64_t s, int64_t e) { axpb_kernel(x + s, y + s, alpha, beta, e - s); });
@@ -189,9 +218,22 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
     ok = shape[i] == g.shape()[lead + i] || shape[i] == 1;
   }
   if (!ok) fail("sum_to_shape: cannot reduce a gradient of shape {} to shape {}", shape_str(g.shape()), shape_str(shape));
-  Tensor out = Tensor::empty(shape);
+  Tensor out = Tensor::empty(shape, DType::f32, MemoryFormat::contiguous, g.device());
   const int64_t n = g.numel(), m = out.numel();
   if (n == 0 || m == 0) return out.zero_();
+  if (g.is_cuda()) {
+    // Kept dims index the output (row-major, as `shape` without its broadcast dims); reduced dims
+    // index the terms of each sum.
+    Shape ks, kst, rs, rst;
+    for (int64_t d = 0; d < nd; ++d) {
+      const bool reduced = padded[d] == 1 && g.size(d) != 1;
+      (reduced ? rs : ks).push_back(g.size(d));
+      (reduced ? rst : kst).push_back(g.stride(d));
+    }
+    cuda::sum_strided(out.device_data<float>(), g.device_data<float>(), cuda::layout_of(ks, kst, "sum_to_shape"),
+                      cuda::layout_of(rs, rst, "sum_to_shape"), m, n / m, 1.f, g.device().index);
+    return out;
+  }
   // Accumulator strides: 0 along the reduced dims, so those rows fold onto one element.
   Shape ost = contiguous_strides(padded);
   for (int64_t d = 0; d < nd; ++d)
@@ -234,8 +276,9 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
 Tensor broadcast_to(const Tensor& t, const Shape& shape, MemoryFormat fmt) {
   check_f32(t, "broadcast_to");
   Tensor src = t.expand(shape);
-  Tensor out = Tensor::empty(shape, DType::f32, fmt);
+  Tensor out = Tensor::empty(shape, DType::f32, fmt, t.device());
   if (out.numel() == 0) return out;
+  if (out.is_cuda()) return out.copy_(src);
   StridedIter it(shape, {&out.strides(), &src.strides(), nullptr}, /*key=*/0);
   float* po = out.data<float>();
   const float* ps = src.data<float>();

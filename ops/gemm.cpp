@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda/gemm.h"
+#include "cuda/reduce.h"
 #include "ops/simd.h"
 #include "tensor/error.h"
 
@@ -86,6 +88,23 @@ void sum_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, float* ou
     add_rows(a + b * lda, e - b, cols, lda, part.data() + t * cols);
   }
   for (int t = 0; t < nt; ++t) add_rows(part.data() + t * cols, 1, cols, cols, out);
+}
+
+void sgemm_on(Device d, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (d.is_cpu()) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  cuda::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, d.index);
+}
+
+void sum_rows_on(Device d, const float* a, int64_t rows, int64_t cols, int64_t lda, float* out) {
+  if (d.is_cpu()) return sum_rows(a, rows, cols, lda, out);
+  cuda::StridedLayout kept, reduced;
+  kept.nd = reduced.nd = 1;
+  kept.shape[0] = cols;
+  kept.stride[0] = 1;
+  reduced.shape[0] = rows;
+  reduced.stride[0] = lda;
+  cuda::sum_strided(out, a, kept, reduced, cols, rows, 1.f, d.index);
 }
 
 }  // namespace hwnas

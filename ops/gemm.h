@@ -6,6 +6,8 @@
 // region, which lets callers split M over threads and fuse an epilogue per chunk).
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 namespace hwnas {
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
@@ -13,5 +15,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 
 // out[j] = sum_i a[i * lda + j] for a [rows, cols] matrix: bias gradients of linear and conv.
 void sum_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, float* out);
+
+// The same on the pointers' device: oneDNN on the CPU, cuBLAS (cuda/gemm.h) and the CUDA
+// reduction kernel on a GPU. Ops written against these run on either.
+void sgemm_on(Device d, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void sum_rows_on(Device d, const float* a, int64_t rows, int64_t cols, int64_t lda, float* out);
 
 }  // namespace hwnas

@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "cuda/loss.h"
+#include "cuda/reduce.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -75,6 +77,35 @@ Stats compute_stats(const Tensor& x) {
   return st;
 }
 
+// The CUDA path: the labels are checked on the host (a copy when they live on the GPU: errors
+// must name the bad label), the loss is the mean of per-row losses reduced on the device.
+Variable cross_entropy_cuda(const Variable& logits, const Tensor& lab_host, float eps) {
+  const Tensor& lt = logits.data();
+  const Device dev = lt.device();
+  const int64_t n = lt.size(0), c = lt.size(1);
+  Tensor x = lt.contiguous(), lab = lab_host.to(dev);
+  Tensor lse = Tensor::empty({n}, DType::f32, MemoryFormat::contiguous, dev);
+  Tensor rows = Tensor::empty({n}, DType::f32, MemoryFormat::contiguous, dev);
+  cuda::cross_entropy_forward(x.device_data<float>(), lab.device_data<int64_t>(), n, c, eps, lse.device_data<float>(),
+                              rows.device_data<float>(), dev.index);
+  Tensor out = Tensor::empty({}, DType::f32, MemoryFormat::contiguous, dev);
+  cuda::StridedLayout all_rows;
+  all_rows.nd = 1;
+  all_rows.shape[0] = n;
+  all_rows.stride[0] = 1;
+  cuda::sum_strided(out.device_data<float>(), rows.device_data<float>(), cuda::StridedLayout{}, all_rows, 1, n,
+                    1.f / static_cast<float>(n), dev.index);
+  if (!needs_grad({logits})) return make_result(out, "cross_entropy", {logits}, nullptr);
+  return make_result(out, "cross_entropy", {logits}, [x, lab, lse, eps, dev](const Tensor& gy_in) -> std::vector<Tensor> {
+    const int64_t n = x.size(0), c = x.size(1);
+    Tensor gy = gy_in.to(dev).contiguous();
+    Tensor gx = Tensor::empty(x.shape(), DType::f32, MemoryFormat::contiguous, dev);
+    cuda::cross_entropy_backward(x.device_data<float>(), lse.device_data<float>(), lab.device_data<int64_t>(),
+                                 gy.device_data<float>(), n, c, eps, gx.device_data<float>(), dev.index);
+    return {gx};
+  });
+}
+
 }  // namespace
 
 Variable cross_entropy(const Variable& logits, const Tensor& labels, float label_smoothing) {
@@ -86,12 +117,13 @@ Variable cross_entropy(const Variable& logits, const Tensor& labels, float label
               labels.defined() ? labels.str() : "undefined");
   HWNAS_CHECK(label_smoothing >= 0.f && label_smoothing <= 1.f,
               "cross_entropy: label_smoothing must be in [0, 1], got {}", label_smoothing);
-  Tensor lab = labels.contiguous();
+  Tensor lab = labels.cpu().contiguous();
   const int64_t* pl = lab.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
     if (pl[i] < 0 || pl[i] >= c)
       fail("cross_entropy: label {} at index {} is out of range [0, {}) for logits {}", pl[i], i, c,
            shape_str(lt.shape()));
+  if (lt.is_cuda()) return cross_entropy_cuda(logits, lab, label_smoothing);
 
   Tensor x = lt.contiguous();
   auto st = std::make_shared<Stats>(compute_stats(x));

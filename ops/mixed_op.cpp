@@ -58,6 +58,38 @@ void check_weighted_sum(const std::vector<Variable>& xs, const Variable& weights
               dtype_name(weights.data().dtype()), shape_str(weights.shape()), xs.size());
 }
 
+// The composed path for GPU candidates: scaled copies and adds with the device's elementwise
+// kernels (the fused single-launch mixed-op kernel is issue 7's remaining work). The weights may
+// live on the host (DNAS keeps architecture logits there); their gradient goes back to them.
+Variable weighted_sum_composed(const std::vector<Variable>& xs, const Variable& weights, const std::vector<Tensor>& xd,
+                               const std::vector<float>& w) {
+  const int64_t k = static_cast<int64_t>(xs.size());
+  for (const auto& t : xd)
+    if (t.device() != xd[0].device())
+      fail("weighted_sum: candidates on {} and {}", xd[0].device().str(), t.device().str());
+  Tensor out = scale_tensor(xd[0], w[0]);
+  for (int64_t i = 1; i < k; ++i) out = add_tensors(out, scale_tensor(xd[i], w[i]));
+  std::vector<Variable> inputs = xs;
+  inputs.push_back(weights);
+  if (!needs_grad(inputs)) return make_result(out, "weighted_sum", inputs, nullptr);
+  std::vector<bool> want_x;
+  for (const auto& x : xs) want_x.push_back(x.requires_grad());
+  const bool want_w = weights.requires_grad();
+  const Device w_dev = weights.data().device();
+  auto saved = std::make_shared<std::vector<Tensor>>(want_w ? xd : std::vector<Tensor>{});
+  return make_result(out, "weighted_sum", inputs, [=](const Tensor& gy) -> std::vector<Tensor> {
+    std::vector<Tensor> grads(k + 1);
+    for (int64_t i = 0; i < k; ++i)
+      if (want_x[i]) grads[i] = scale_tensor(gy, w[i]);
+    if (want_w) {
+      std::vector<float> gw(k);
+      for (int64_t i = 0; i < k; ++i) gw[i] = sum_to_shape(mul_tensors(gy, (*saved)[i]), {}).item();
+      grads[k] = Tensor::from_vector(gw, {k}).to(w_dev);
+    }
+    return grads;
+  });
+}
+
 }  // namespace
 
 Variable weighted_sum(const std::vector<Variable>& xs, const Variable& weights) {
@@ -77,6 +109,7 @@ Variable weighted_sum(const std::vector<Variable>& xs, const Variable& weights) 
   const Shape shape = x0.shape(), strides = xd[0].strides();
   const int64_t n = x0.numel();
   const std::vector<float> w = weights.data().to_vector();
+  if (x0.is_cuda()) return weighted_sum_composed(xs, weights, xd, w);
   Tensor out = empty_strided(shape, strides);
   {
     std::vector<const float*> px;
@@ -155,7 +188,8 @@ Variable gumbel_softmax(const Variable& logits, float tau, Generator& gen, bool 
   HWNAS_CHECK(tau > 0.f && std::isfinite(tau), "gumbel_softmax: temperature tau must be positive and finite, got {}",
               tau);
   const int64_t n = logits.size(0);
-  Variable soft = softmax(mul_scalar(add(logits, Variable(sample_gumbel(n, gen))), 1.f / tau), 0);
+  Variable soft =
+      softmax(mul_scalar(add(logits, Variable(sample_gumbel(n, gen).to(logits.data().device()))), 1.f / tau), 0);
   if (!hard) return soft;
   const std::vector<float> s = soft.data().to_vector();
   int64_t best = 0;
@@ -163,6 +197,7 @@ Variable gumbel_softmax(const Variable& logits, float tau, Generator& gen, bool 
     if (s[i] > s[best]) best = i;
   Tensor one_hot = Tensor::zeros({n});
   one_hot.data<float>()[best] = 1.f;
+  one_hot = one_hot.to(logits.data().device());
   // Straight-through: the one-hot's gradient goes to the soft sample unchanged.
   return make_result(one_hot, "gumbel_softmax", {soft},
                      needs_grad({soft}) ? BackwardFn([](const Tensor& gy) -> std::vector<Tensor> { return {gy}; })

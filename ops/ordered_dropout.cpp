@@ -26,6 +26,16 @@ void masked_copy(const float* src, float* dst, const ChannelBlocks& b, const std
   }
 }
 
+// The same on any device through strided copies: one copy per run of equal widths (the
+// composed path the GPU uses; a fused ragged-width kernel is issue 7's remaining work).
+void masked_copy_views(const Tensor& src, Tensor dst, const std::vector<int64_t>& widths) {
+  dst.zero_();
+  for (const WidthGroup& g : width_groups(widths))
+    if (g.width > 0)
+      dst.narrow(0, g.begin, g.end - g.begin).narrow(1, 0, g.width).copy_(
+          src.narrow(0, g.begin, g.end - g.begin).narrow(1, 0, g.width));
+}
+
 }  // namespace
 
 Variable ordered_dropout(const Variable& x, const std::vector<int64_t>& sample_widths) {
@@ -43,14 +53,16 @@ Variable ordered_dropout(const Variable& x, const std::vector<int64_t>& sample_w
   const MemoryFormat fmt = channel_format(x.data());
   const ChannelBlocks b = channel_blocks(x.shape(), fmt);
   Tensor xd = x.data().contiguous(fmt);
-  Tensor out = Tensor::empty(x.shape(), DType::f32, fmt);
-  masked_copy(xd.data<float>(), out.data<float>(), b, sample_widths);
+  Tensor out = Tensor::empty(x.shape(), DType::f32, fmt, xd.device());
+  if (xd.is_cuda()) masked_copy_views(xd, out, sample_widths);
+  else masked_copy(xd.data<float>(), out.data<float>(), b, sample_widths);
   if (!needs_grad({x})) return make_result(out, "ordered_dropout", {x}, nullptr);
   auto widths = std::make_shared<const std::vector<int64_t>>(sample_widths);
   return make_result(out, "ordered_dropout", {x}, [widths, b](const Tensor& gy_in) -> std::vector<Tensor> {
     Tensor gy = gy_in.contiguous(b.fmt);
-    Tensor gx = Tensor::empty(gy.shape(), DType::f32, b.fmt);
-    masked_copy(gy.data<float>(), gx.data<float>(), b, *widths);
+    Tensor gx = Tensor::empty(gy.shape(), DType::f32, b.fmt, gy.device());
+    if (gy.is_cuda()) masked_copy_views(gy, gx, *widths);
+    else masked_copy(gy.data<float>(), gx.data<float>(), b, *widths);
     return {gx};
   });
 }

@@ -7,6 +7,9 @@
 #include <memory>
 #include <vector>
 
+#include "cuda/reduce.h"
+#include "cuda/tensor_layout.h"
+#include "ops/elementwise.h"
 #include "ops/simd.h"
 
 namespace hwnas {
@@ -226,6 +229,23 @@ HWNAS_MULTIVERSION void broadcast_rows(const float* __restrict g, float* __restr
   }
 }
 
+// On a GPU: the mean over (H, W) by the strided sum kernel, on the input's own strides; the
+// backward broadcasts gy / (H W) back in the input's layout.
+Variable global_avg_pool_cuda(const Variable& x, MemoryFormat fmt) {
+  const Tensor& xt = x.data();
+  const int64_t n = xt.size(0), c = xt.size(1), hw = xt.size(2) * xt.size(3);
+  const float scale = 1.f / static_cast<float>(hw);
+  Tensor out = Tensor::empty({n, c}, DType::f32, MemoryFormat::contiguous, xt.device());
+  cuda::sum_strided(out.device_data<float>(), xt.device_data<float>(),
+                    cuda::layout_of({n, c}, {xt.stride(0), xt.stride(1)}, "global_avg_pool"),
+                    cuda::layout_of({xt.size(2), xt.size(3)}, {xt.stride(2), xt.stride(3)}, "global_avg_pool"), n * c, hw,
+                    scale, xt.device().index);
+  const Shape in_shape = xt.shape();
+  return make_result(out, "global_avg_pool", {x}, [in_shape, fmt, scale](const Tensor& gy) -> std::vector<Tensor> {
+    return {broadcast_to(scale_tensor(gy, scale).reshape({in_shape[0], in_shape[1], 1, 1}), in_shape, fmt)};
+  });
+}
+
 }  // namespace
 
 Variable global_avg_pool(const Variable& x) {
@@ -236,6 +256,7 @@ Variable global_avg_pool(const Variable& x) {
   if (hw == 0) fail("global_avg_pool: input {} has an empty spatial extent", shape_str(xt.shape()));
   const bool cl = xt.is_channels_last();
   const MemoryFormat fmt = cl ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  if (xt.is_cuda()) return global_avg_pool_cuda(x, fmt);
   Tensor xc = xt.contiguous(fmt);
   Tensor out = Tensor::empty({n, c});
   const float* px = xc.data<float>();

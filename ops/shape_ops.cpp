@@ -27,7 +27,7 @@ MemoryFormat layout_of(const Tensor& t) {
 void copy_into(const Tensor& dst_in, const Tensor& src) {
   Tensor dst = dst_in;
   if (dst.shape() != src.shape() || dst.dtype() != DType::f32 || src.dtype() != DType::f32 ||
-      dst.storage() == src.storage()) {
+      dst.storage() == src.storage() || !dst.device().is_cpu() || !src.device().is_cpu()) {
     dst.copy_(src);
     return;
   }
@@ -78,7 +78,8 @@ void copy_into(const Tensor& dst_in, const Tensor& src) {
 // Gradient of a view: the view's gradient written into zeros shaped (and laid out) like the input.
 template <class MakeView>
 Tensor scatter_view_grad(const Shape& in_shape, MemoryFormat fmt, const Tensor& gy, MakeView&& make_view) {
-  Tensor g = Tensor::zeros(in_shape, DType::f32, fmt);
+  Tensor g = Tensor::empty(in_shape, DType::f32, fmt, gy.device());
+  g.zero_();
   copy_into(make_view(g), gy);
   return g;
 }
@@ -114,6 +115,21 @@ Tensor permute_channels(const Tensor& x_in, const std::vector<int64_t>& perm, Me
   return out;
 }
 
+// Channel shuffle as a strided copy (any device): channel dim split into (groups, per) on the
+// input and (per, groups) on the output, one transposed into the other.
+Tensor shuffle_by_views(const Tensor& x_in, int64_t groups, MemoryFormat fmt) {
+  Tensor x = x_in.contiguous(fmt);
+  Tensor out = Tensor::empty(x.shape(), DType::f32, fmt, x.device());
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), per = c / groups;
+  auto split_channels = [&](const Tensor& t, int64_t outer, int64_t inner) {
+    return t.as_strided({n, outer, inner, h, w}, {t.stride(0), inner * t.stride(1), t.stride(1), t.stride(2), t.stride(3)},
+                        t.offset());
+  };
+  // Output channel ci * groups + gi comes from input channel gi * per + ci.
+  split_channels(out, per, groups).copy_(split_channels(x, groups, per).permute({0, 2, 1, 3, 4}));
+  return out;
+}
+
 std::vector<int64_t> shuffle_perm(int64_t c, int64_t groups) {
   // Output channel ci * groups + gi comes from input channel gi * (c / groups) + ci.
   const int64_t per = c / groups;
@@ -144,7 +160,11 @@ Variable concat(const std::vector<Variable>& xs, int64_t dim) {
     all_cl = all_cl && layout_of(t) == MemoryFormat::channels_last;
   }
   shape[d] = total;
-  Tensor out = Tensor::empty(shape, x0.dtype(), all_cl ? MemoryFormat::channels_last : MemoryFormat::contiguous);
+  for (size_t i = 1; i < xs.size(); ++i)
+    if (xs[i].data().device() != x0.device())
+      fail("concat: input {} is on {} but input 0 is on {}", i, xs[i].data().device().str(), x0.device().str());
+  Tensor out = Tensor::empty(shape, x0.dtype(), all_cl ? MemoryFormat::channels_last : MemoryFormat::contiguous,
+                             x0.device());
   std::vector<int64_t> sizes;
   std::vector<MemoryFormat> fmts;
   int64_t off = 0;
@@ -163,7 +183,7 @@ Variable concat(const std::vector<Variable>& xs, int64_t dim) {
       if (v.is_dense()) {
         gs.push_back(v);
       } else {
-        Tensor g = Tensor::empty(v.shape(), DType::f32, fmts[i]);
+        Tensor g = Tensor::empty(v.shape(), DType::f32, fmts[i], v.device());
         copy_into(g, v);
         gs.push_back(g);
       }
@@ -235,10 +255,13 @@ Variable channel_shuffle(const Variable& x, int64_t groups) {
          groups);
   const int64_t c = xt.size(1);
   const MemoryFormat fmt = layout_of(xt);
-  Tensor out = permute_channels(xt, shuffle_perm(c, groups), fmt);
+  auto shuffle = [c, fmt](const Tensor& t, int64_t g) {
+    return t.is_cuda() ? shuffle_by_views(t, g, fmt) : permute_channels(t, shuffle_perm(c, g), fmt);
+  };
+  Tensor out = shuffle(xt, groups);
   // The inverse of shuffling with g groups is shuffling with c / g groups.
-  return make_result(out, "channel_shuffle", {x}, [c, groups, fmt](const Tensor& gy) -> std::vector<Tensor> {
-    return {permute_channels(gy, shuffle_perm(c, c / groups), fmt)};
+  return make_result(out, "channel_shuffle", {x}, [c, groups, shuffle](const Tensor& gy) -> std::vector<Tensor> {
+    return {shuffle(gy, c / groups)};
   });
 }
 

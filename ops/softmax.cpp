@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "cuda/softmax.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -186,7 +187,9 @@ Variable softmax_op(const Variable& x, int64_t dim, bool log) {
   Tensor xd = xt.is_dense() ? xt : xt.contiguous();
   Tensor y = Tensor::empty_like(xd);
   const Geom g = geometry(xd, dim);
-  if (xd.numel() > 0) {
+  if (xd.is_cuda()) {
+    cuda::softmax_forward(xd.device_data<float>(), y.device_data<float>(), g.outer, g.c, g.inner, log, xd.device().index);
+  } else if (xd.numel() > 0) {
     const float* px = xd.data<float>();
     float* py = y.data<float>();
     run_geom(
@@ -197,6 +200,11 @@ Variable softmax_op(const Variable& x, int64_t dim, bool log) {
     Tensor gy = in_layout_of(gy_in, y);
     Tensor gx = Tensor::empty_like(y);
     if (y.numel() == 0) return {gx};
+    if (y.is_cuda()) {
+      cuda::softmax_backward(y.device_data<float>(), gy.device_data<float>(), gx.device_data<float>(), g.outer, g.c,
+                             g.inner, log, y.device().index);
+      return {gx};
+    }
     const float* py = y.data<float>();
     const float* pg = gy.data<float>();
     float* po = gx.data<float>();

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <memory>
 
+#include "ops/elementwise.h"
 #include "ops/kernel_util.h"
+#include "ops/shape_ops.h"
+#include "ops/softmax.h"
 #include "ops/simd.h"
 
 #pragma GCC optimize("no-trapping-math")  // see ops/kernel_util.h
@@ -215,8 +218,33 @@ void check_args(const std::vector<Variable>& splits, const std::vector<Variable>
 
 }  // namespace
 
+namespace {
+
+// The composed path for GPU tensors, from device-aware ops whose autograd gives the gradients:
+// the logits stacked [r, N, C, 1, 1], a softmax over the splits, and the weighted sum. It
+// materializes what the fused CPU op avoids (the stacked logits, r scaled copies); the fused
+// Split-Attention kernel is issue 7's remaining work.
+Variable split_attention_composed(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
+  const int64_t n = splits[0].size(0), c = splits[0].size(1), r = static_cast<int64_t>(splits.size());
+  std::vector<Variable> stacked;
+  for (const auto& l : logits) stacked.push_back(reshape(l, {1, n, c, 1, 1}));
+  Variable a = softmax(concat(stacked, 0), 0);
+  Variable out;
+  for (int64_t m = 0; m < r; ++m) {
+    Variable term = mul(splits[static_cast<size_t>(m)], reshape(slice(a, 0, m, m + 1), {n, c, 1, 1}));
+    out = m == 0 ? term : add(out, term);
+  }
+  return out;
+}
+
+}  // namespace
+
 Variable split_attention_combine(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
   check_args(splits, logits);
+  for (const auto& v : splits)
+    if (v.data().device() != splits[0].data().device())
+      fail("split_attention_combine: splits on {} and {}", splits[0].data().device().str(), v.data().device().str());
+  if (splits[0].data().is_cuda()) return split_attention_composed(splits, logits);
   const Shape shape = splits[0].data().shape();
   const int64_t r = static_cast<int64_t>(splits.size());
   Geom g{shape[0], shape[1], shape[2] * shape[3], r, splits[0].data().is_channels_last()};

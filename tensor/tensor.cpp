@@ -1,6 +1,7 @@
 #include "tensor/tensor.h"
 
 #include "tensor/allocator.h"
+#include "tensor/device_memory.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -49,11 +50,13 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 // ---- Storage -------------------------------------------------------------------------------
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (!device.is_cpu()) fail("storage: device {} is not available in this build", device.str());
-  data_ = cpu_alloc(nbytes);
+  data_ = device.is_cpu() ? cpu_alloc(nbytes) : device_alloc(nbytes, device);
 }
 
-Storage::~Storage() { cpu_free(data_, nbytes_); }
+Storage::~Storage() {
+  if (device_.is_cpu()) cpu_free(data_, nbytes_);
+  else device_free(data_, device_);
+}
 
 // ---- factories -----------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ Tensor Tensor::empty_like(const Tensor& t) {
 
 Tensor Tensor::zeros_like(const Tensor& t) {
   Tensor r = empty_like(t);
+  if (!r.device().is_cpu()) return r.zero_();
   std::memset(r.storage_->data(), 0, r.storage_->nbytes());
   return r;
 }
@@ -187,6 +191,19 @@ Tensor Tensor::contiguous(MemoryFormat fmt) const {
   if (fmt == MemoryFormat::channels_last && dim() != 4) fmt = MemoryFormat::contiguous;
   if (fmt == MemoryFormat::contiguous ? is_contiguous() : is_channels_last()) return *this;
   Tensor r = empty(shape_, dtype_, fmt, device());
+  r.copy_(*this);
+  return r;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (!defined() || this->device() == device) return *this;
+  Tensor r = is_dense() ? Tensor() : empty(shape_, dtype_, MemoryFormat::contiguous, device);
+  if (!r.defined()) {  // dense: keep the strides (channels_last stays channels_last)
+    r.storage_ = std::make_shared<Storage>(numel() * dtype_size(dtype_), device);
+    r.shape_ = shape_;
+    r.strides_ = strides_;
+    r.dtype_ = dtype_;
+  }
   r.copy_(*this);
   return r;
 }
@@ -379,6 +396,10 @@ Tensor Tensor::expand(const Shape& shape) const {
 Tensor& Tensor::copy_(const Tensor& src_in) {
   if (!defined() || !src_in.defined()) fail("copy_: undefined tensor");
   Tensor src = src_in.shape_ == shape_ ? src_in : src_in.expand(shape_);
+  if (!device().is_cpu() || !src.device().is_cpu()) {
+    copy_across_devices(*this, src);
+    return *this;
+  }
   const bool fast = dtype_ == src.dtype_ && strides_ == src.strides_ && is_dense();
   if (fast && storage_ == src.storage_ && offset_ == src.offset_) return *this;
   if (fast) {
@@ -406,6 +427,10 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
 }
 
 Tensor& Tensor::fill_(float v) {
+  if (!device().is_cpu()) {
+    fill_on_device(*this, v);
+    return *this;
+  }
   auto run = [&](auto* p, auto val) {
     if (is_dense() && is_contiguous()) {
       std::fill(p, p + numel(), val);
@@ -421,6 +446,7 @@ Tensor& Tensor::fill_(float v) {
 
 float Tensor::item() const {
   if (numel() != 1) fail("item: tensor {} has {} elements, not 1", shape_str(shape_), numel());
+  if (!device().is_cpu()) return cpu().item();
   return dtype_ == DType::f32 ? *data<float>() : static_cast<float>(*data<int64_t>());
 }
 
@@ -431,6 +457,7 @@ float Tensor::at(const std::vector<int64_t>& idx) const {
     if (idx[i] < 0 || idx[i] >= shape_[i]) fail("at: index {} out of range for dim {} of size {}", idx[i], i, shape_[i]);
     off += idx[i] * strides_[i];
   }
+  if (!device().is_cpu()) return as_strided({}, {}, offset_ + off).item();
   return dtype_ == DType::f32 ? data<float>()[off] : static_cast<float>(data<int64_t>()[off]);
 }
 

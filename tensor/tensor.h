@@ -23,7 +23,8 @@ Shape channels_last_strides(const Shape& s);
 // The shape two operands broadcast to (numpy rules); throws naming `op` when they don't.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast");
 
-// 64-byte aligned CPU memory (or, later, device memory) shared by tensors and their views.
+// 64-byte aligned CPU memory, or CUDA device memory from cuda/'s caching allocator, shared by
+// tensors and their views.
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
@@ -73,8 +74,18 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   int64_t wrap_dim(int64_t d) const;  // negative dims count from the end; throws when out of range
 
+  // Host pointer to the first element. On a CUDA tensor this is an error (naming the tensor), so a
+  // CPU kernel handed a GPU tensor (an op without a CUDA kernel) fails instead of crashing.
   template <class T>
   T* data() const {
+    if (!storage_->device().is_cpu())
+      fail("tensor: host access (data<{}>()) to {} on {}: this op has no kernel for that device",
+           dtype_name(dtype_of<T>()), str(), storage_->device().str());
+    return device_data<T>();
+  }
+  // Pointer to the first element on the tensor's own device (CUDA kernels use this).
+  template <class T>
+  T* device_data() const {
     if (dtype_of<T>() != dtype_) fail("tensor: data<{}>() on a {} tensor", dtype_name(dtype_of<T>()), dtype_name(dtype_));
     return reinterpret_cast<T*>(static_cast<char*>(storage_->data()) + offset_ * static_cast<int64_t>(sizeof(T)));
   }
@@ -87,6 +98,11 @@ class Tensor {
   Tensor contiguous() const;
   Tensor contiguous(MemoryFormat fmt) const;
   Tensor clone() const;  // deep copy, dense layout kept
+  // This tensor on `device` (itself when already there); dense layout kept, synchronous.
+  Tensor to(Device device) const;
+  Tensor cuda(int index = 0) const { return to(Device{DeviceType::cuda, index}); }
+  Tensor cpu() const { return to(Device{}); }
+  bool is_cuda() const { return device().type == DeviceType::cuda; }
 
   // Views (no copy). `view` requires compatible strides; `reshape` copies when it must.
   Tensor view(const Shape& shape) const;

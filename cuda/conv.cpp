@@ -1,0 +1,197 @@
+#include "cuda/conv.h"
+
+#include <cudnn.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "cuda/runtime.h"
+#include "tensor/error.h"
+
+// The legacy convolution API is deprecated in cuDNN 9 but complete and simple; the graph API
+// would buy runtime fusion, which the fused kernels of cuda/ do by hand where it pays.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace hwnas::cuda {
+
+namespace {
+
+void check(cudnnStatus_t st, const char* what, const ConvShape& s) {
+  if (st != CUDNN_STATUS_SUCCESS)
+    fail("conv2d: {} failed: {} (x [{}, {}, {}, {}] NHWC, weight [{}, {}/{}, {}, {}], stride {}x{}, pad {}x{})", what,
+         cudnnGetErrorString(st), s.n, s.c_in, s.h, s.w, s.c_out, s.c_in, s.groups, s.kh, s.kw, s.sh, s.sw, s.ph,
+         s.pw);
+}
+
+struct ShapeHash {
+  size_t operator()(const ConvShape& s) const {
+    size_t h = 0;
+    for (int64_t v : {s.n, s.c_in, s.h, s.w, s.c_out, s.kh, s.kw, s.oh, s.ow, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups})
+      h = h * 1000003u ^ static_cast<size_t>(v);
+    return h;
+  }
+};
+
+struct Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+  ~Plan() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+struct DeviceCudnn {
+  cudnnHandle_t handle = nullptr;
+  std::list<ConvShape> lru;  // most recent first
+  std::unordered_map<ConvShape, std::pair<std::unique_ptr<Plan>, std::list<ConvShape>::iterator>, ShapeHash> plans;
+};
+
+std::mutex g_mu;
+DeviceCudnn& device_cudnn(int device) {
+  static auto* all = new std::unordered_map<int, DeviceCudnn>();  // never destroyed (exit order)
+  DeviceCudnn& d = (*all)[device];
+  if (!d.handle) {
+    if (cudnnCreate(&d.handle) != CUDNN_STATUS_SUCCESS) fail("conv2d: cudnnCreate failed on cuda:{}", device);
+    cudnnSetStream(d.handle, static_cast<cudaStream_t>(stream(device)));
+  }
+  return d;
+}
+
+int i(int64_t v) { return static_cast<int>(v); }
+
+std::unique_ptr<Plan> make_plan(cudnnHandle_t h, const ConvShape& s) {
+  auto p = std::make_unique<Plan>();
+  check(cudnnCreateTensorDescriptor(&p->x), "descriptor", s);
+  check(cudnnCreateTensorDescriptor(&p->y), "descriptor", s);
+  check(cudnnCreateTensorDescriptor(&p->bias), "descriptor", s);
+  check(cudnnCreateFilterDescriptor(&p->w), "descriptor", s);
+  check(cudnnCreateConvolutionDescriptor(&p->conv), "descriptor", s);
+  check(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i(s.n), i(s.c_in), i(s.h), i(s.w)),
+        "input descriptor", s);
+  check(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i(s.n), i(s.c_out), i(s.oh), i(s.ow)),
+        "output descriptor", s);
+  check(cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, i(s.c_out), 1, 1),
+        "bias descriptor", s);
+  check(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, i(s.c_out), i(s.c_in / s.groups),
+                                   i(s.kh), i(s.kw)),
+        "filter descriptor", s);
+  check(cudnnSetConvolution2dDescriptor(p->conv, i(s.ph), i(s.pw), i(s.sh), i(s.sw), i(s.dh), i(s.dw),
+                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+        "convolution descriptor", s);
+  check(cudnnSetConvolutionGroupCount(p->conv, i(s.groups)), "group count", s);
+  check(cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH), "math type", s);
+  // cuDNN's heuristics (no timing runs, so a plan costs microseconds and is deterministic): the
+  // first algorithm that supports this shape.
+  constexpr int kMax = 16;
+  int found = 0;
+  cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
+  check(cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->conv, p->y, kMax, &found, fwd), "forward heuristics", s);
+  bool ok = false;
+  for (int k = 0; k < found && !ok; ++k)
+    if (fwd[k].status == CUDNN_STATUS_SUCCESS) p->fwd = fwd[k].algo, ok = true;
+  if (!ok) fail("conv2d: cuDNN has no forward algorithm for this shape");
+  cudnnConvolutionBwdDataAlgoPerf_t bd[kMax];
+  check(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w, p->y, p->conv, p->x, kMax, &found, bd), "backward heuristics",
+        s);
+  ok = false;
+  for (int k = 0; k < found && !ok; ++k)
+    if (bd[k].status == CUDNN_STATUS_SUCCESS) p->bwd_data = bd[k].algo, ok = true;
+  if (!ok) fail("conv2d: cuDNN has no backward-data algorithm for this shape");
+  cudnnConvolutionBwdFilterAlgoPerf_t bf[kMax];
+  check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x, p->y, p->conv, p->w, kMax, &found, bf),
+        "backward heuristics", s);
+  ok = false;
+  for (int k = 0; k < found && !ok; ++k)
+    if (bf[k].status == CUDNN_STATUS_SUCCESS) p->bwd_filter = bf[k].algo, ok = true;
+  if (!ok) fail("conv2d: cuDNN has no backward-filter algorithm for this shape");
+  check(cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, p->fwd, &p->ws_fwd), "workspace", s);
+  check(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x, p->bwd_data, &p->ws_data),
+        "workspace", s);
+  check(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, p->bwd_filter, &p->ws_filter),
+        "workspace", s);
+  return p;
+}
+
+// The plan for `s`, built on first use; the least recently used plan goes when the cache is full.
+const Plan& plan_for(DeviceCudnn& d, const ConvShape& s) {
+  auto it = d.plans.find(s);
+  if (it != d.plans.end()) {
+    d.lru.splice(d.lru.begin(), d.lru, it->second.second);
+    return *it->second.first;
+  }
+  if (d.plans.size() >= kConvPlanCacheLimit) {
+    d.plans.erase(d.lru.back());
+    d.lru.pop_back();
+  }
+  d.lru.push_front(s);
+  auto& e = d.plans[s];
+  e.first = make_plan(d.handle, s);
+  e.second = d.lru.begin();
+  return *e.first;
+}
+
+// Workspace from the caching allocator; freed right after the call is queued, which is safe
+// because blocks are reused only on the same stream, after this call in stream order.
+struct Workspace {
+  int device;
+  void* p = nullptr;
+  Workspace(size_t bytes, int dev) : device(dev) {
+    if (bytes) p = allocator(dev).allocate(bytes, stream(dev));
+  }
+  ~Workspace() { allocator(device).deallocate(p); }
+};
+
+}  // namespace
+
+void conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, int device) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  DeviceCudnn& d = device_cudnn(device);
+  const Plan& p = plan_for(d, s);
+  Workspace ws(p.ws_fwd, device);
+  const float one = 1.f, zero = 0.f;
+  check(cudnnConvolutionForward(d.handle, &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y, y),
+        "cudnnConvolutionForward", s);
+  if (bias) check(cudnnAddTensor(d.handle, &one, p.bias, bias, &one, p.y, y), "bias add", s);
+}
+
+void conv_backward_data(const ConvShape& s, const float* gy, const float* w, float* gx, int device) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  DeviceCudnn& d = device_cudnn(device);
+  const Plan& p = plan_for(d, s);
+  Workspace ws(p.ws_data, device);
+  const float one = 1.f, zero = 0.f;
+  check(cudnnConvolutionBackwardData(d.handle, &one, p.w, w, p.y, gy, p.conv, p.bwd_data, ws.p, p.ws_data, &zero, p.x,
+                                     gx),
+        "cudnnConvolutionBackwardData", s);
+}
+
+void conv_backward_filter(const ConvShape& s, const float* gy, const float* x, float* gw, int device) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  DeviceCudnn& d = device_cudnn(device);
+  const Plan& p = plan_for(d, s);
+  Workspace ws(p.ws_filter, device);
+  const float one = 1.f, zero = 0.f;
+  check(cudnnConvolutionBackwardFilter(d.handle, &one, p.x, x, p.y, gy, p.conv, p.bwd_filter, ws.p, p.ws_filter, &zero,
+                                       p.w, gw),
+        "cudnnConvolutionBackwardFilter", s);
+}
+
+size_t conv_plan_cache_size() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  size_t n = 0;
+  for (int dev = 0; dev < device_count(); ++dev) n += device_cudnn(dev).plans.size();
+  return n;
+}
+
+}  // namespace hwnas::cuda

@@ -1,0 +1,117 @@
+#include "tensor/device_memory.h"
+
+#include "hwnas_config.h"
+#include "tensor/tensor.h"
+
+#if HWNAS_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "cuda/check.h"
+#include "cuda/copy_kernels.h"
+#include "cuda/elementwise.h"
+#include "cuda/runtime.h"
+#include "cuda/tensor_layout.h"
+#endif
+
+namespace hwnas {
+
+bool cuda_built() { return HWNAS_HAVE_CUDA != 0; }
+
+void fail_without_cuda(const char* op) {
+  fail("{}: a CUDA tensor, but hwnas was built without CUDA (configure with a CUDA compiler, "
+       "HWNAS_CUDA=ON, to build the cuda/ backend)",
+       op);
+}
+
+#if !HWNAS_HAVE_CUDA
+
+int cuda_device_count() { return 0; }
+std::string cuda_unavailable_reason() { return "hwnas was built without CUDA"; }
+void* device_alloc(size_t, Device d) { fail_without_cuda(("tensor on " + d.str()).c_str()); }
+void device_free(void*, Device) {}
+void copy_across_devices(const Tensor&, const Tensor&) { fail_without_cuda("copy_"); }
+void fill_on_device(const Tensor&, float) { fail_without_cuda("fill_"); }
+void add_inplace_on_device(const Tensor&, const Tensor&) { fail_without_cuda("gradient accumulation"); }
+
+#else
+
+int cuda_device_count() { return cuda::device_count(); }
+std::string cuda_unavailable_reason() { return cuda::no_device_reason(); }
+
+void* device_alloc(size_t nbytes, Device d) {
+  cuda::check_device(d.index, "tensor");
+  return cuda::allocator(d.index).allocate(nbytes, cuda::stream(d.index));
+}
+
+void device_free(void* p, Device d) {
+  if (p) cuda::allocator(d.index).deallocate(p);
+}
+
+namespace {
+
+cuda::ElemType elem_type(DType t, const char* op) {
+  if (t == DType::f32) return cuda::ElemType::f32;
+  if (t == DType::i64) return cuda::ElemType::i64;
+  fail("{}: dtype {} is not supported on CUDA yet", op, dtype_name(t));
+}
+
+// A host tensor with the same shape and (dense) strides as `t`, so that the two are one memcpy apart.
+Tensor host_twin(const Tensor& t) { return Tensor::empty({t.numel()}, t.dtype()).as_strided(t.shape(), t.strides(), 0); }
+
+size_t nbytes_of(const Tensor& t) { return static_cast<size_t>(t.numel()) * dtype_size(t.dtype()); }
+
+void same_device_copy(const Tensor& dst, const Tensor& src) {
+  Tensor s = src;
+  // Overlapping storage: through a temporary, as the CPU path does.
+  if (dst.storage() == s.storage()) s = s.contiguous().clone();
+  cuda::launch_copy_strided(dst.raw_data(), elem_type(dst.dtype(), "copy_"), cuda::layout_of(dst, "copy_"),
+                            s.raw_data(), elem_type(s.dtype(), "copy_"), cuda::layout_of(s, "copy_"), dst.numel(),
+                            cuda::stream(dst.device().index));
+}
+
+}  // namespace
+
+void copy_across_devices(const Tensor& dst, const Tensor& src) {
+  const Device dd = dst.device(), sd = src.device();
+  if (dst.numel() == 0) return;
+  if (!dd.is_cpu() && dd == sd) return same_device_copy(dst, src);
+  if (!dd.is_cpu() && !sd.is_cpu()) {  // one GPU to another: through the host
+    const_cast<Tensor&>(dst).copy_(src.to(Device{}));
+    return;
+  }
+  if (sd.is_cpu()) {  // host -> device: convert and broadcast on the host, then one transfer
+    Tensor dev = dst.is_dense() ? dst : Tensor::empty(dst.shape(), dst.dtype(), MemoryFormat::contiguous, dd);
+    Tensor host = host_twin(dev);
+    host.copy_(src);
+    HWNAS_CUDA_CHECK(cudaMemcpyAsync(dev.raw_data(), host.raw_data(), nbytes_of(host), cudaMemcpyHostToDevice,
+                                     static_cast<cudaStream_t>(cuda::stream(dd.index))),
+                     "copy_ (host to device)");
+    cuda::synchronize(dd.index, "copy_ (host to device)");  // `host` dies at return
+    if (!dst.is_dense()) same_device_copy(dst, dev);
+    return;
+  }
+  // device -> host: one transfer of a dense block, then the host does strides and conversion.
+  Tensor dev = src.is_dense() ? src : src.contiguous();
+  Tensor host = host_twin(dev);
+  HWNAS_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), dev.raw_data(), nbytes_of(host), cudaMemcpyDeviceToHost,
+                                   static_cast<cudaStream_t>(cuda::stream(sd.index))),
+                   "copy_ (device to host)");
+  cuda::synchronize(sd.index, "copy_ (device to host)");
+  const_cast<Tensor&>(dst).copy_(host);
+}
+
+void fill_on_device(const Tensor& t, float value) {
+  cuda::launch_fill(t.raw_data(), elem_type(t.dtype(), "fill_"), cuda::layout_of(t, "fill_"), value, t.numel(),
+                    cuda::stream(t.device().index));
+}
+
+void add_inplace_on_device(const Tensor& dst, const Tensor& src) {
+  if (dst.device() != src.device())
+    fail("gradient accumulation: gradients on {} and {}", dst.device().str(), src.device().str());
+  cuda::binary_flat(cuda::BinaryKind::add, dst.device_data<float>(), dst.device_data<float>(), src.device_data<float>(),
+                    dst.numel(), dst.device().index);
+}
+
+#endif
+
+}  // namespace hwnas

@@ -1,0 +1,310 @@
+// Every op with a CUDA kernel (cuda/op_coverage.cpp) against its CPU implementation, forward
+// and backward, on the same inputs copied to the GPU. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+
+#include "ops/activation.h"
+#include "ops/batch_norm.h"
+#include "ops/channel_mask.h"
+#include "ops/bypass.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+#include "ops/softmax.h"
+#include "ops/split_attention.h"
+#include "ops/matmul.h"
+#include "ops/mixed_op.h"
+#include "ops/ordered_dropout.h"
+#include "ops/pool.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/test_util.h"
+
+namespace hwnas {
+namespace {
+
+using OpFn = std::function<Variable(const std::vector<Variable>&)>;
+
+// Runs `f` on CPU leaves and on their GPU copies, backpropagates the same random upstream
+// gradient, and compares outputs and the gradients of the first `with_grad` inputs (all by
+// default; an op given a plain view of an input, cut from the graph, gives that input none).
+void expect_cuda_matches_cpu(const OpFn& f, const std::vector<Tensor>& inputs, float tol = 1e-5f,
+                             size_t with_grad = SIZE_MAX) {
+  std::vector<Variable> cpu, gpu;
+  for (const Tensor& t : inputs) {
+    cpu.push_back(test::param(t.clone()));
+    gpu.push_back(test::param(t.cuda()));
+  }
+  Variable yc = f(cpu), yg = f(gpu);
+  ASSERT_TRUE(yg.data().is_cuda()) << "the result left the GPU";
+  EXPECT_EQ(yg.data().shape(), yc.data().shape());
+  EXPECT_TRUE(test::all_close(yg.data().cpu(), yc.data(), tol, tol)) << "forward";
+  Tensor gy = test::randn(yc.shape(), 99);
+  yc.backward(gy);
+  yg.backward(gy.cuda());
+  for (size_t i = 0; i < std::min(inputs.size(), with_grad); ++i) {
+    ASSERT_TRUE(gpu[i].grad().defined()) << "input " << i << " got no gradient on the GPU";
+    EXPECT_TRUE(gpu[i].grad().is_cuda()) << "input " << i << "'s gradient left the GPU";
+    EXPECT_TRUE(test::all_close(gpu[i].grad().cpu(), cpu[i].grad(), tol, tol)) << "gradient of input " << i;
+  }
+}
+
+TEST(OpsCuda, Activations) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  // Values around every kink (0, 6, +-3) as well as random ones; channels_last kept.
+  Tensor x = test::randn({2, 8, 5, 5}, 3, 4.f);
+  for (Activation a : {Activation::relu, Activation::relu6, Activation::hswish, Activation::hsigmoid, Activation::sigmoid,
+                       Activation::swish}) {
+    SCOPED_TRACE(activation_name(a));
+    expect_cuda_matches_cpu([a](const auto& v) { return activate(v[0], a); }, {x});
+    expect_cuda_matches_cpu([a](const auto& v) { return activate(v[0], a); }, {test::cl(x)});
+    expect_cuda_matches_cpu([a](const auto& v) { return activate(v[0], a); },
+                            {Tensor::from_vector({-3.f, 0.f, 3.f, 6.f, -1e-3f, 6.001f}, {6})});
+  }
+}
+
+TEST(OpsCuda, BinaryArithmeticWithBroadcasting) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor a = test::randn({2, 8, 4, 4}, 1), b = test::randn({2, 8, 4, 4}, 2);
+  Tensor bias = test::randn({8, 1, 1}, 3), row = test::randn({4}, 4);
+  for (int op = 0; op < 4; ++op) {
+    SCOPED_TRACE(op);
+    auto f = [op](const std::vector<Variable>& v) {
+      switch (op) {
+        case 0: return add(v[0], v[1]);
+        case 1: return sub(v[0], v[1]);
+        case 2: return mul(v[0], v[1]);
+        default: return div(v[0], add_scalar(mul(v[1], v[1]), 0.5f));  // a denominator away from 0
+      }
+    };
+    expect_cuda_matches_cpu(f, {a, b});                    // same layout: the flat kernel
+    expect_cuda_matches_cpu(f, {test::cl(a), test::cl(b)});
+    expect_cuda_matches_cpu(f, {test::cl(a), b});          // mixed layouts: the strided kernel
+    expect_cuda_matches_cpu(f, {a, bias});                 // per-channel broadcast, reduced back
+    expect_cuda_matches_cpu(f, {row, a});
+    expect_cuda_matches_cpu(f, {a.narrow(3, 1, 2), b.narrow(3, 0, 2)});  // views
+  }
+}
+
+TEST(OpsCuda, ScalarOpsAndACpuScalarOperand) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor a = test::randn({3, 7}, 6);
+  expect_cuda_matches_cpu([](const auto& v) { return add_scalar(v[0], 1.5f); }, {a});
+  expect_cuda_matches_cpu([](const auto& v) { return mul_scalar(v[0], -2.f); }, {a});
+  expect_cuda_matches_cpu([](const auto& v) { return neg(v[0]); }, {a});
+  // A one-element CPU tensor follows the GPU operand, as PyTorch's CPU scalars do.
+  Variable g(a.cuda());
+  Tensor r = mul(g, Variable(Tensor::scalar(3.f))).data();
+  EXPECT_TRUE(r.is_cuda());
+  EXPECT_TRUE(test::all_close(r.cpu(), scale_tensor(a, 3.f), 1e-6f, 1e-6f));
+  // Anything larger on the wrong device is an error naming both devices.
+  EXPECT_TRUE(test::contains(test::error_of([&] { add(g, Variable(a)); }), "different devices"));
+}
+
+TEST(OpsCuda, MatmulAndLinearOnCublas) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor a = test::randn({5, 7}, 7), b = test::randn({7, 3}, 8), bt = test::randn({3, 7}, 9);
+  auto mm = [](const auto& v) { return matmul(v[0], v[1]); };
+  expect_cuda_matches_cpu(mm, {a, b}, 1e-4f);
+  expect_cuda_matches_cpu([](const auto& v) { return matmul(v[0], Variable(v[1].data().transpose(0, 1))); },
+                          {a, bt}, 1e-4f, 1);  // a transposed operand, passed without a copy
+  expect_cuda_matches_cpu(mm, {test::randn({4, 5, 6}, 10), test::randn({4, 6, 2}, 11)}, 1e-4f);  // batched
+  // linear: bias, 3-D input, and the weight as a slice of a larger shared weight (a supernet's).
+  Tensor x = test::randn({6, 16}, 12), w = test::randn({10, 16}, 13), bias = test::randn({10}, 14);
+  auto lin = [](const auto& v) { return linear(v[0], v[1], v[2]); };
+  expect_cuda_matches_cpu(lin, {x, w, bias}, 1e-4f);
+  expect_cuda_matches_cpu(lin, {test::randn({2, 3, 16}, 15), w, bias}, 1e-4f);
+  expect_cuda_matches_cpu(
+      [](const auto& v) { return linear(v[0], Variable(v[1].data().narrow(0, 0, 6).narrow(1, 0, 12)), Variable()); },
+      {test::randn({6, 12}, 16), w}, 1e-4f, 1);
+}
+
+TEST(OpsCuda, CrossEntropyWithLabelSmoothing) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({33, 10}, 17, 3.f);
+  std::vector<int64_t> y(33);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int64_t>((i * 7) % 10);
+  Tensor labels = Tensor::from_vector_i64(y, {33});
+  for (float eps : {0.f, 0.1f}) {
+    expect_cuda_matches_cpu([&](const auto& v) { return cross_entropy(v[0], labels, eps); }, {x}, 1e-5f);
+    expect_cuda_matches_cpu([&](const auto& v) { return cross_entropy(v[0], labels.cuda(), eps); }, {x}, 1e-5f);
+  }
+  // A bad label on the GPU is still named.
+  Tensor bad = Tensor::from_vector_i64(std::vector<int64_t>(33, 10), {33}).cuda();
+  EXPECT_TRUE(test::contains(test::error_of([&] { cross_entropy(Variable(x.cuda()), bad); }), "label 10 at index 0"));
+}
+
+TEST(OpsCuda, SoftmaxAndLogSoftmaxAlongAnyDim) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({3, 4, 5, 2}, 18, 2.f);
+  for (int64_t dim : {0, 1, 3, -1})
+    for (bool log : {false, true}) {
+      SCOPED_TRACE(dim);
+      auto f = [dim, log](const auto& v) { return log ? log_softmax(v[0], dim) : softmax(v[0], dim); };
+      expect_cuda_matches_cpu(f, {x});
+      expect_cuda_matches_cpu(f, {test::cl(x)});  // channels_last: softmax over C has inner 1
+    }
+}
+
+TEST(OpsCuda, SumAndMean) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({4, 6, 5, 3}, 19);
+  expect_cuda_matches_cpu([](const auto& v) { return sum(v[0]); }, {x}, 1e-4f);
+  expect_cuda_matches_cpu([](const auto& v) { return mean(v[0]); }, {x}, 1e-5f);
+  expect_cuda_matches_cpu([](const auto& v) { return mean(v[0], {2, 3}); }, {test::cl(x)}, 1e-5f);
+  expect_cuda_matches_cpu([](const auto& v) { return sum(v[0], {0, 2}, true); }, {x}, 1e-4f);
+  // Many terms per output: the block-per-output kernel.
+  expect_cuda_matches_cpu([](const auto& v) { return sum(v[0], {0}); }, {test::randn({5000, 3}, 20)}, 1e-3f);
+}
+
+TEST(OpsCuda, BatchNormTrainingAndEvalWithFusedActivation) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({4, 12, 5, 5}, 24, 2.f), gamma = test::randn({12}, 25), beta = test::randn({12}, 26);
+  for (bool training : {true, false})
+    for (Activation act : {Activation::none, Activation::relu, Activation::hswish}) {
+      SCOPED_TRACE(std::string(activation_name(act)) + (training ? " training" : " eval"));
+      // Running statistics as strided slices of larger buffers (a supernet's BN), on each device.
+      Tensor rm_c = Tensor::full({20}, 0.2f), rv_c = Tensor::full({20}, 1.5f);
+      Tensor rm_g = rm_c.cuda(), rv_g = rv_c.cuda();
+      BatchNormOptions o;
+      o.training = training;
+      o.act = act;
+      auto f = [&](const std::vector<Variable>& v) {
+        const bool gpu = v[0].data().is_cuda();
+        Tensor rm = (gpu ? rm_g : rm_c).slice(0, 0, 24, 2), rv = (gpu ? rv_g : rv_c).slice(0, 0, 24, 2);
+        return batch_norm(v[0], v[1], v[2], rm, rv, o);
+      };
+      expect_cuda_matches_cpu(f, {test::cl(x), gamma, beta}, 1e-4f);
+      expect_cuda_matches_cpu(f, {x, gamma, beta}, 1e-4f);  // NCHW input: the GPU path goes through NHWC
+      EXPECT_TRUE(test::all_close(rm_g.cpu(), rm_c, 1e-5f, 1e-5f)) << "running mean";
+      EXPECT_TRUE(test::all_close(rv_g.cpu(), rv_c, 1e-4f, 1e-4f)) << "running var";
+    }
+  expect_cuda_matches_cpu(  // [N, C] input (the linear head's BN)
+      [](const auto& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), BatchNormOptions{}); },
+      {test::randn({16, 12}, 27), gamma, beta}, 1e-4f);
+}
+
+TEST(OpsCuda, Conv2dEveryKind) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  struct Case {
+    const char* name;
+    int64_t c_in, c_out, k, stride, pad, dilation, groups;
+  };
+  for (const Case& c : {Case{"dense 3x3", 6, 10, 3, 1, 1, 1, 1}, Case{"dense 3x3 stride 2", 6, 10, 3, 2, 1, 1, 1},
+                        Case{"pointwise", 12, 8, 1, 1, 0, 1, 1}, Case{"pointwise stride 2", 12, 8, 1, 2, 0, 1, 1},
+                        Case{"grouped", 8, 12, 3, 1, 1, 1, 2}, Case{"depthwise 3x3", 16, 16, 3, 1, 1, 1, 16},
+                        Case{"depthwise 5x5 stride 2", 16, 16, 5, 2, 2, 1, 16},
+                        Case{"depthwise dilated", 16, 16, 3, 1, 2, 2, 16}}) {
+    SCOPED_TRACE(c.name);
+    Tensor x = test::randn({3, c.c_in, 9, 9}, 30), w = test::randn({c.c_out, c.c_in / c.groups, c.k, c.k}, 31, 0.3f);
+    Tensor bias = test::randn({c.c_out}, 32);
+    const auto o = Conv2dOptions::make(c.stride, c.pad, c.dilation, c.groups);
+    expect_cuda_matches_cpu([o](const auto& v) { return conv2d(v[0], v[1], v[2], o); }, {test::cl(x), w, bias}, 1e-4f);
+    expect_cuda_matches_cpu([o](const auto& v) { return conv2d(v[0], v[1], Variable(), o); }, {x, w}, 1e-4f);
+  }
+  // An elastic kernel: the centre 3x3 of a 5x5 depthwise weight, as a strided view.
+  Tensor w5 = test::randn({16, 1, 5, 5}, 33, 0.3f);
+  expect_cuda_matches_cpu(
+      [](const auto& v) {
+        return conv2d(v[0], Variable(v[1].data().narrow(2, 1, 3).narrow(3, 1, 3)), Variable(),
+                      Conv2dOptions::make(1, 1, 1, 16));
+      },
+      {test::cl(test::randn({2, 16, 7, 7}, 34)), w5}, 1e-4f, 1);
+}
+
+TEST(OpsCuda, OrderedDropoutAndChannelBypass) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({6, 8, 3, 3}, 35), y = test::randn({6, 5, 3, 3}, 36);
+  const std::vector<int64_t> widths = {8, 8, 3, 3, 0, 5};
+  for (bool cl : {false, true}) {
+    SCOPED_TRACE(cl);
+    expect_cuda_matches_cpu([&](const auto& v) { return ordered_dropout(v[0], widths); }, {cl ? test::cl(x) : x});
+    expect_cuda_matches_cpu([](const auto& v) { return channel_bypass(v[0], v[1], 5); },
+                            {cl ? test::cl(y) : y, cl ? test::cl(x) : x});
+  }
+}
+
+TEST(OpsCuda, MixedOpWeightedSumAndGumbelSoftmax) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor a = test::randn({2, 4, 3, 3}, 37), b = test::randn({2, 4, 3, 3}, 38), c = test::randn({2, 4, 3, 3}, 39);
+  // Architecture weights on the host, as DNAS keeps them, and on the GPU.
+  Variable w_cpu(Tensor::from_vector({0.2f, 0.5f, 0.3f}, {3}), true), w_gpu(w_cpu.data().cuda(), true);
+  std::vector<Variable> gx = {test::param(a.cuda()), test::param(test::cl(b).cuda()), test::param(c.cuda())};
+  std::vector<Variable> cx = {test::param(a), test::param(test::cl(b)), test::param(c)};
+  Tensor gy = test::randn({2, 4, 3, 3}, 40);
+  Variable yc = weighted_sum(cx, w_cpu);
+  yc.backward(gy);
+  for (Variable* w : {&w_cpu, &w_gpu}) {
+    Variable wg(w->data(), true);
+    Variable yg = weighted_sum(gx, wg);
+    EXPECT_TRUE(yg.data().is_cuda());
+    EXPECT_TRUE(test::all_close(yg.data().cpu(), yc.data(), 1e-5f, 1e-5f));
+    yg.backward(gy.cuda());
+    EXPECT_EQ(wg.grad().device(), w->data().device());
+    EXPECT_TRUE(test::all_close(wg.grad().cpu(), w_cpu.grad(), 1e-4f, 1e-4f)) << "weights' gradient";
+    for (size_t i = 0; i < 3; ++i) gx[i].zero_grad();
+  }
+  // Gumbel-softmax on GPU logits draws the same noise as on the host (one generator).
+  Generator g1(5), g2(5);
+  Tensor logits = Tensor::from_vector({0.1f, -0.4f, 0.9f}, {3});
+  for (bool hard : {false, true}) {
+    Tensor sc = gumbel_softmax(Variable(logits), 0.5f, g1, hard).data();
+    Tensor sg = gumbel_softmax(Variable(logits.cuda()), 0.5f, g2, hard).data();
+    EXPECT_TRUE(sg.is_cuda());
+    EXPECT_TRUE(test::all_close(sg.cpu(), sc, 1e-6f, 1e-6f));
+  }
+}
+
+TEST(OpsCuda, ChannelMask) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({3, 8, 4, 4}, 41), g = Tensor::from_vector({0.3f, 0.5f, 0.2f}, {3});
+  for (bool cl : {false, true})
+    expect_cuda_matches_cpu([](const auto& v) { return channel_mask(v[0], v[1], {2, 5, 8}); },
+                            {cl ? test::cl(x) : x, g}, 1e-4f);
+}
+
+TEST(OpsCuda, SplitAttentionCombine) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  for (int64_t r : {1, 2, 4}) {
+    SCOPED_TRACE(r);
+    std::vector<Tensor> in;
+    for (int64_t m = 0; m < r; ++m) in.push_back(test::cl(test::randn({2, 6, 4, 4}, 42 + m)));
+    for (int64_t m = 0; m < r; ++m) in.push_back(test::randn({2, 6}, 50 + m, 2.f));
+    expect_cuda_matches_cpu(
+        [r](const auto& v) {
+          return split_attention_combine({v.begin(), v.begin() + r}, {v.begin() + r, v.end()});
+        },
+        in, 1e-4f);
+  }
+}
+
+TEST(OpsCuda, GlobalAveragePooling) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({3, 16, 7, 7}, 23);
+  expect_cuda_matches_cpu([](const auto& v) { return global_avg_pool(v[0]); }, {x});
+  expect_cuda_matches_cpu([](const auto& v) { return global_avg_pool(v[0]); }, {test::cl(x)});
+}
+
+TEST(OpsCuda, ShapeOps) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({2, 8, 3, 3}, 21), y = test::randn({2, 4, 3, 3}, 22);
+  for (bool cl : {false, true}) {
+    SCOPED_TRACE(cl);
+    Tensor a = cl ? test::cl(x) : x, b = cl ? test::cl(y) : y;
+    expect_cuda_matches_cpu([](const auto& v) { return concat({v[0], v[1]}, 1); }, {a, b});
+    expect_cuda_matches_cpu([](const auto& v) { return mul(split(v[0], {3, 5}, 1)[1], split(v[0], {3, 5}, 1)[1]); },
+                            {a});
+    expect_cuda_matches_cpu([](const auto& v) { return slice(v[0], 1, 1, 7, 2); }, {a});
+    expect_cuda_matches_cpu([](const auto& v) { return reshape(v[0], {2, -1}); }, {a});
+    expect_cuda_matches_cpu([](const auto& v) { return permute(v[0], {0, 2, 3, 1}); }, {a});
+    expect_cuda_matches_cpu([](const auto& v) { return channel_shuffle(v[0], 2); }, {a});
+    expect_cuda_matches_cpu([](const auto& v) { return channel_shuffle(v[0], 4); }, {a});
+  }
+}
+
+}  // namespace
+}  // namespace hwnas
