@@ -21,6 +21,7 @@ constexpr std::array kCudaOps = {
     OpKind::channel_shuffle, OpKind::ordered_dropout, OpKind::channel_bypass,
     // Composed of the ops above: correct, not yet the fused single-launch kernels issue 7 asks for.
     OpKind::weighted_sum, OpKind::gumbel_softmax, OpKind::channel_mask, OpKind::split_attention_combine,
+    OpKind::soft_cross_entropy,
 };
 
 }  // namespace

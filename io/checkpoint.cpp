@@ -55,8 +55,7 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
     if (name.empty()) fail("save_checkpoint {}: empty tensor name", path);
     if (!names.insert(name).second) fail("save_checkpoint {}: duplicate tensor name '{}'", path, name);
     if (!t.defined()) fail("save_checkpoint {}: tensor '{}' is undefined", path, name);
-    if (!t.device().is_cpu()) fail("save_checkpoint {}: tensor '{}' is on {}, expected cpu", path, name, t.device().str());
-    Tensor c = t.contiguous();
+    Tensor c = t.cpu().contiguous();  // GPU tensors are saved from a host copy
     const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * dtype_size(c.dtype());
     entries.push_back({{"name", name}, {"dtype", dtype_name(c.dtype())}, {"shape", c.shape()},
                        {"offset", offset}, {"nbytes", nbytes}});

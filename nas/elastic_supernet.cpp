@@ -1,5 +1,7 @@
 #include "nas/elastic_supernet.h"
 
+#include "tensor/device_memory.h"
+
 #include "nas/builtin_spaces.h"
 #include "nn/init.h"
 #include "nn/network.h"
@@ -235,30 +237,36 @@ namespace {
 // The peer's step benchmark set-up (elastic_torch.py): a fresh supernet in training mode, SGD
 // (lr 0.05, momentum 0.9, wd 4e-5) and one fixed random batch with random labels.
 struct StepBench {
-  StepBench(const char* what, int64_t batch, int steps, uint64_t seed)
-      : net(seed), opt(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false}), gen(seed + 1), arch_gen(seed + 2) {
+  StepBench(const char* what, int64_t batch, int steps, uint64_t seed, Device dev)
+      : device(dev), net(seed), gen(seed + 1), arch_gen(seed + 2) {
     if (batch <= 0 || steps <= 0) fail("{}: batch and steps must be positive, got {} and {}", what, batch, steps);
+    if (!dev.is_cpu()) net.to(dev);  // before the optimizer makes its momentum buffers
+    opt = std::make_unique<Sgd>(net.parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
     net.train();
-    x = Variable(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen));
-    y = random_labels(batch, space.classes, gen);
+    x = Variable(Tensor::randn({batch, space.input[0], space.input[1], space.input[2]}, gen).to(dev));
+    y = random_labels(batch, space.classes, gen).to(dev);
   }
+  // A step as timed: on a GPU it ends when the queued work is done.
+  void finish() const { synchronize_device(device); }
   const SearchSpace& space = elastic_mobile_space();
+  Device device;
   ElasticMobileSupernet net;
-  Sgd opt;
+  std::unique_ptr<Sgd> opt;
   Generator gen, arch_gen;
   Variable x;
   Tensor y;
 };
 }  // namespace
 
-TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed) {
-  StepBench b("measure_sandwich", batch, steps, seed);
+TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed, Device device) {
+  StepBench b("measure_sandwich", batch, steps, seed, device);
   const Arch amax = max_arch(b.space), amin = min_arch(b.space);
   auto step = [&] {
-    b.opt.zero_grad();
+    b.opt->zero_grad();
     for (const Arch& a : {amax, amin, sample_arch(b.space, b.arch_gen), sample_arch(b.space, b.arch_gen)})
       cross_entropy(b.net.forward(b.x, a), b.y).backward();
-    b.opt.step();
+    b.opt->step();
+    b.finish();
   };
   // A subnet-image is one image through one subnet: 4 subnets per step.
   return train_measurement(batch, time_calls(step, warmup, steps), 4.0 * static_cast<double>(batch));
@@ -278,12 +286,14 @@ std::vector<ArchGroup> ordered_dropout_groups(int64_t batch, int64_t groups, Gen
   return out;
 }
 
-TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed) {
-  StepBench b("measure_ordered_dropout", batch, steps, seed);
+TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed,
+                                         Device device) {
+  StepBench b("measure_ordered_dropout", batch, steps, seed, device);
   auto step = [&] {
-    b.opt.zero_grad();
+    b.opt->zero_grad();
     cross_entropy(b.net.forward_groups(b.x, ordered_dropout_groups(batch, groups, b.arch_gen)), b.y).backward();
-    b.opt.step();
+    b.opt->step();
+    b.finish();
   };
   return train_measurement(batch, time_calls(step, warmup, steps), static_cast<double>(batch));
 }

@@ -85,13 +85,15 @@ std::shared_ptr<Sequential> extract_subnet(const ElasticMobileSupernet& supernet
 // per step, for the max, min and two random subnets a forward and backward on one fixed random
 // batch (gradients accumulate), then one optimizer step. images_per_s counts subnet-images:
 // 4 * batch per step.
-TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed = 0);
+// On a GPU (`device`), each timed step ends when the device is idle.
+TrainMeasurement measure_sandwich(int64_t batch, int warmup, int steps, uint64_t seed = 0, Device device = {});
 
 // The ordered-dropout step of `hwnas supernet train --sampler ordered-dropout` on the same kind
 // of fixed random batch: the batch split into `groups` equal groups (max, min, then random
 // subnets) in one forward-backward, then one SGD step with the sandwich's settings.
 // images_per_s counts subnet-images: batch per step (each image goes through one subnet).
-TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed = 0);
+TrainMeasurement measure_ordered_dropout(int64_t batch, int64_t groups, int warmup, int steps, uint64_t seed = 0,
+                                         Device device = {});
 
 // Equal consecutive groups of a batch: max, min, then random subnets (the ordered-dropout
 // sampler's draw).

@@ -155,6 +155,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
     auto from = init->state();
     for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
   }
+  if (!cfg.device.is_cpu()) net.to(cfg.device);  // before the optimizer makes its momentum buffers
   net.train();
   Sgd opt(net.parameters(), SgdOptions{cfg.lr, cfg.momentum, 0.f, cfg.weight_decay, cfg.nesterov});
   Generator arch_gen(cfg.seed ^ 0x5eed5a3b1e5ULL);  // subnet sampling and Gumbel noise
@@ -247,7 +248,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
       const int64_t step = epoch * steps_per_epoch + step_in_epoch;
       opt.set_lr(cosine_lr(step, total_steps, warmup, cfg.lr));
       opt.zero_grad();
-      const Variable x(b->images);
+      const Variable x(b->images.to(cfg.device));
       const int64_t n = b->labels.size(0);
       double loss = 0;
       if (cfg.sampler == "uniform") {
@@ -296,7 +297,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
           hb = arch_loader->next();
         }
         dn->zero_grad();
-        Variable al = cross_entropy(net.forward_weighted(Variable(hb->images), dn->sample_weights(tau, arch_gen)),
+        Variable al = cross_entropy(net.forward_weighted(Variable(hb->images.to(cfg.device)), dn->sample_weights(tau, arch_gen)),
                                     hb->labels);
         if (lat) al = add(al, dnas_latency_loss(*lat, dn->mean_weights().w, cfg.latency_coef, cfg.latency_budget_ms));
         al.backward();

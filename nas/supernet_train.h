@@ -75,6 +75,9 @@ struct SupernetTrainConfig {
   bool resume = false;
   int64_t stop_after_epochs = 0;
   bool progress = true;
+  // Where the supernet trains. On a GPU the per-epoch subnet evaluations still run on the CPU
+  // (extracted subnets are CPU networks).
+  Device device;
 };
 
 struct SupernetEpoch {

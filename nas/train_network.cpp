@@ -50,8 +50,10 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
 double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<float>& mean,
                          const std::vector<float>& std, int64_t batch) {
   const bool was_training = net.is_training();
+  const auto params = net.parameters();
+  const Device dev = params.empty() ? Device{} : params[0].data().device();
   net.eval();
-  net.prepare_inference();
+  if (dev.is_cpu()) net.prepare_inference();  // BN folding is a CPU inference path
   NoGradGuard ng;
   DataLoaderOptions o;
   o.batch_size = batch;
@@ -61,7 +63,7 @@ double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<flo
   loader.start_epoch(0);
   int64_t correct = 0, total = 0;
   while (auto b = loader.next()) {
-    correct += count_correct(net.forward(Variable(b->images)).data(), b->labels);
+    correct += count_correct(net.forward(Variable(b->images.to(dev))).data().cpu(), b->labels);
     total += b->labels.size(0);
   }
   net.train(was_training);
@@ -118,6 +120,7 @@ TrainResult train_network(const TrainConfig& cfg) {
       fail("train: --init {} does not fit network \"{}\": {}", cfg.init_weights, cfg.net.name, e.what());
     }
   }
+  if (!cfg.device.is_cpu()) net->to(cfg.device);  // before the optimizer makes its state
   net->train();
   std::unique_ptr<Optimizer> opt;
   if (cfg.optimizer == "sgd")
@@ -180,12 +183,12 @@ TrainResult train_network(const TrainConfig& cfg) {
       const int64_t step = epoch * steps_per_epoch + step_in_epoch;
       opt->set_lr(cosine_lr(step, total_steps, warmup, cfg.lr));
       opt->zero_grad();
-      Variable logits = net->forward(Variable(b->images));
+      Variable logits = net->forward(Variable(b->images.to(cfg.device)));
       Variable loss = cross_entropy(logits, b->labels, cfg.label_smoothing);
       loss.backward();
       opt->step();
       loss_sum += loss.item();
-      correct += count_correct(logits.data(), b->labels);
+      correct += count_correct(logits.data().cpu(), b->labels);
       seen += b->labels.size(0);
       ++step_in_epoch;
       bar.update(step_in_epoch, loss_sum / step_in_epoch, seen);

@@ -35,6 +35,7 @@ struct TrainConfig {
   bool resume = false;
   int64_t stop_after_epochs = 0;  // end this invocation after that many epochs (0: run to the end)
   bool progress = true;
+  Device device;  // where the network trains (cpu, or a CUDA device); data stays on the host until each batch
 };
 
 struct EpochResult {

@@ -1,5 +1,7 @@
 #include "nn/measure.h"
 
+#include "tensor/device_memory.h"
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -51,18 +53,21 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed) {
+TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed,
+                               Device device) {
   if (batch <= 0 || steps <= 0) fail("measure_train: batch and steps must be positive, got {} and {}", batch, steps);
   auto net = build_network(spec, seed);
+  if (!device.is_cpu()) net->to(device);  // before the optimizer makes its momentum buffers
   net->train();
   Sgd opt(net->parameters(), SgdOptions{0.05f, 0.9f, 0.f, 4e-5f, false});
   Generator gen(seed + 1);
-  Variable x(Tensor::randn(batch_shape(spec, batch), gen));
-  const Tensor y = random_labels(batch, spec.classes, gen);
+  Variable x(Tensor::randn(batch_shape(spec, batch), gen).to(device));
+  const Tensor y = random_labels(batch, spec.classes, gen).to(device);
   auto step = [&] {
     opt.zero_grad();
     cross_entropy(net->forward(x), y).backward();
     opt.step();
+    synchronize_device(device);
   };
   return train_measurement(batch, time_calls(step, warmup, steps), static_cast<double>(batch));
 }

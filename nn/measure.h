@@ -30,7 +30,9 @@ TrainMeasurement train_measurement(int64_t batch, std::vector<double> step_ms, d
 Tensor random_labels(int64_t n, int64_t classes, Generator& gen);
 
 // SGD(lr 0.05, momentum 0.9, weight decay 4e-5) steps with cross-entropy, like the peers.
-TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed = 0);
+// On a GPU (`device`), each timed step ends when the device is idle.
+TrainMeasurement measure_train(const NetworkSpec& spec, int64_t batch, int warmup, int steps, uint64_t seed = 0,
+                               Device device = {});
 // Eval mode, batch norm folded into the convs, no autograd.
 InferMeasurement measure_infer(const NetworkSpec& spec, int64_t batch, int warmup, int iters, uint64_t seed = 0);
 

@@ -45,6 +45,16 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   return out;
 }
 
+void Module::to(Device device) {
+  for (auto& [n, p] : named_parameters()) {
+    p.zero_grad();
+    p.data().storage()->move_to(device);
+  }
+  for (auto& [n, b] : named_buffers())
+    if (b.defined()) b.storage()->move_to(device);
+  train(is_training());  // drops inference state prepared for the old device (folded weights)
+}
+
 std::vector<Variable> Module::parameters() const {
   std::vector<Variable> out;
   for (auto& [n, p] : named_parameters()) out.push_back(p);

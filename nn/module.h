@@ -30,6 +30,9 @@ class Module {
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<Variable> parameters() const;
+  // Moves every parameter and buffer to `device` in place (their storage moves, so the views
+  // layers hold follow) and drops the gradients. Optimizers are made after the move.
+  void to(Device device);
   // Parameters then buffers, with their names: what a checkpoint stores.
   std::vector<std::pair<std::string, Tensor>> state() const;
   int64_t num_parameters() const;

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ops/elementwise.h"
+
 namespace hwnas {
 
 namespace {
@@ -18,6 +20,20 @@ Tensor grad_like(const Variable& p) {
   r.copy_(g);
   return r;
 }
+// The same update on a GPU from the device's elementwise kernels (several launches per
+// parameter; a fused multi-tensor SGD kernel is left for the CUDA performance work).
+void sgd_step_composed(const Tensor& w, const Tensor& g, const Tensor& buf, float lr, float wd, float mom, float damp,
+                       bool nesterov, bool first) {
+  const Tensor gj = wd != 0.f ? add_tensors(g, scale_tensor(w, wd)) : g;
+  Tensor upd = gj;
+  if (mom != 0.f) {
+    const Tensor bj = first ? gj : add_tensors(scale_tensor(buf, mom), scale_tensor(gj, 1.f - damp));
+    const_cast<Tensor&>(buf).copy_(bj);
+    upd = nesterov ? add_tensors(gj, scale_tensor(bj, mom)) : bj;
+  }
+  const_cast<Tensor&>(w).copy_(sub_tensors(w, scale_tensor(upd, lr)));
+}
+
 }  // namespace
 
 void Optimizer::zero_grad() {
@@ -38,10 +54,14 @@ void Sgd::step() {
     Variable& p = params_[i];
     if (!p.grad().defined()) continue;
     const Tensor g = grad_like(p);
+    const float lr = lr_, wd = o_.weight_decay, mom = o_.momentum, damp = first ? 0.f : o_.dampening;
+    if (p.data().is_cuda()) {
+      sgd_step_composed(p.data(), g, buf_[i], lr, wd, mom, damp, o_.nesterov, first);
+      continue;
+    }
     float* w = p.data().data<float>();
     const float* gp = g.data<float>();
     const int64_t n = p.numel();
-    const float lr = lr_, wd = o_.weight_decay, mom = o_.momentum, damp = first ? 0.f : o_.dampening;
     if (mom == 0.f) {
       for (int64_t j = 0; j < n; ++j) w[j] -= lr * (gp[j] + wd * w[j]);
       continue;
@@ -82,6 +102,7 @@ void AdamW::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Variable& p = params_[i];
     if (!p.grad().defined()) continue;
+    if (p.data().is_cuda()) fail("adamw: parameters on CUDA are not supported yet (use --optimizer sgd)");
     const Tensor g = grad_like(p);
     float* w = p.data().data<float>();
     const float* gp = g.data<float>();

@@ -7,6 +7,9 @@
 
 #include "cuda/loss.h"
 #include "cuda/reduce.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/softmax.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -159,6 +162,10 @@ Variable soft_cross_entropy(const Variable& logits, const Tensor& target_probs) 
               "soft_cross_entropy: expected f32 target probabilities of shape {} (the logits' shape), got {}",
               shape_str(lt.shape()), target_probs.defined() ? target_probs.str() : "undefined");
   const int64_t n = lt.size(0), c = lt.size(1);
+  if (lt.is_cuda()) {  // composed on the device: -(1/N) sum_i sum_c t_ic log_softmax(x)_ic
+    Variable t(target_probs.to(lt.device()));
+    return mul_scalar(sum(mul(t, log_softmax(logits, 1))), -1.f / static_cast<float>(n));
+  }
   Tensor x = lt.contiguous(), t = target_probs.contiguous();
   auto st = std::make_shared<Stats>(compute_stats(x));
   const float* px = x.data<float>();

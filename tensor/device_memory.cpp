@@ -1,6 +1,9 @@
 #include "tensor/device_memory.h"
 
 #include "hwnas_config.h"
+
+#include <cstring>
+
 #include "tensor/tensor.h"
 
 #if HWNAS_HAVE_CUDA
@@ -14,6 +17,15 @@
 #endif
 
 namespace hwnas {
+
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device{};
+  if (text == "cuda") return Device{DeviceType::cuda, 0};
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() < 8 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device{DeviceType::cuda, std::stoi(text.substr(5))};
+  fail("device: '{}' is not a device (expected cpu, cuda or cuda:N)", text);
+}
 
 bool cuda_built() { return HWNAS_HAVE_CUDA != 0; }
 
@@ -29,6 +41,13 @@ int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "hwnas was built without CUDA"; }
 void* device_alloc(size_t, Device d) { fail_without_cuda(("tensor on " + d.str()).c_str()); }
 void device_free(void*, Device) {}
+void synchronize_device(Device d) {
+  if (!d.is_cpu()) fail_without_cuda("synchronize");
+}
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes) {
+  if (!dst_dev.is_cpu() || !src_dev.is_cpu()) fail_without_cuda("copy");
+  if (nbytes) std::memcpy(dst, src, nbytes);
+}
 void copy_across_devices(const Tensor&, const Tensor&) { fail_without_cuda("copy_"); }
 void fill_on_device(const Tensor&, float) { fail_without_cuda("fill_"); }
 void add_inplace_on_device(const Tensor&, const Tensor&) { fail_without_cuda("gradient accumulation"); }
@@ -45,6 +64,25 @@ void* device_alloc(size_t nbytes, Device d) {
 
 void device_free(void* p, Device d) {
   if (p) cuda::allocator(d.index).deallocate(p);
+}
+
+void synchronize_device(Device d) {
+  if (!d.is_cpu()) cuda::synchronize(d.index, "synchronize");
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes) {
+  if (nbytes == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+    std::memcpy(dst, src, nbytes);
+    return;
+  }
+  const int dev = dst_dev.is_cpu() ? src_dev.index : dst_dev.index;
+  if (!dst_dev.is_cpu() && !src_dev.is_cpu() && dst_dev != src_dev)
+    HWNAS_CUDA_CHECK(cudaMemcpyPeer(dst, dst_dev.index, src, src_dev.index, nbytes), "copy (between GPUs)");
+  else
+    HWNAS_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDefault, static_cast<cudaStream_t>(cuda::stream(dev))),
+                     "copy");
+  cuda::synchronize(dev, "copy");
 }
 
 namespace {

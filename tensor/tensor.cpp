@@ -53,6 +53,16 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   data_ = device.is_cpu() ? cpu_alloc(nbytes) : device_alloc(nbytes, device);
 }
 
+void Storage::move_to(Device device) {
+  if (device == device_) return;
+  void* fresh = device.is_cpu() ? cpu_alloc(nbytes_) : device_alloc(nbytes_, device);
+  copy_bytes(fresh, device, data_, device_, nbytes_);
+  if (device_.is_cpu()) cpu_free(data_, nbytes_);
+  else device_free(data_, device_);
+  data_ = fresh;
+  device_ = device;
+}
+
 Storage::~Storage() {
   if (device_.is_cpu()) cpu_free(data_, nbytes_);
   else device_free(data_, device_);

@@ -34,6 +34,9 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // Moves the bytes to `device` in place, so every tensor sharing this storage (a module's
+  // parameter and the views its layers hold) follows: what Module::to does.
+  void move_to(Device device);
 
  private:
   void* data_ = nullptr;

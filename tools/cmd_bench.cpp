@@ -6,6 +6,7 @@
 #include "nas/builtin_networks.h"
 #include "nas/elastic_supernet.h"
 #include "nn/measure.h"
+#include "tensor/device_memory.h"
 #include "tools/commands.h"
 
 namespace hwnas::cli {
@@ -34,16 +35,20 @@ void add_bench_command(CLI::App& app) {
         ->check(positive());
     sub->add_option("--warmup", opts->warmup, train ? "warm-up steps (default 2)" : "warm-up iterations (default 10)")
         ->check(non_negative());
-    sub->callback([opts, train] {
+    auto device = std::make_shared<std::string>("cpu");
+    if (train) sub->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
+    sub->callback([opts, train, device] {
       set_threads(opts->threads > 0 ? opts->threads : (train ? 2 : 1));
+      const Device dev = parse_device(*device);
       const NetworkSpec spec = resolve_network(opts->net);
       nlohmann::json j = {{"engine", "hwnas"}, {"mode", train ? "train" : "infer"}, {"net", opts->net},
                           {"threads", omp_get_max_threads()}};
       if (train) {
         const int64_t b = opts->batch > 0 ? opts->batch : 128;
-        auto m = measure_train(spec, b, opts->warmup >= 0 ? opts->warmup : 2, opts->steps > 0 ? opts->steps : 10);
+        auto m =
+            measure_train(spec, b, opts->warmup >= 0 ? opts->warmup : 2, opts->steps > 0 ? opts->steps : 10, 0, dev);
         j.update({{"batch", b}, {"step_ms", m.mean_step_ms}, {"step_ms_median", m.median_step_ms},
-                  {"images_per_s", m.images_per_s}});
+                  {"images_per_s", m.images_per_s}, {"device", dev.str()}});
       } else {
         const int64_t b = opts->batch > 0 ? opts->batch : 1;
         auto m = measure_infer(spec, b, opts->warmup >= 0 ? opts->warmup : 10, opts->steps > 0 ? opts->steps : 200);
@@ -70,18 +75,23 @@ void add_bench_command(CLI::App& app) {
     sub->add_option("--steps", sw->steps, "timed steps (default 5)")->check(positive());
     sub->add_option("--warmup", sw->warmup, "warm-up steps (default 2)")->check(non_negative());
     if (mode == "ordered-dropout") sub->add_option("--groups", *groups, "subnets per batch (default 4)")->check(positive());
-    sub->callback([sw, groups, mode] {
+    auto device = std::make_shared<std::string>("cpu");
+    sub->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
+    sub->callback([sw, groups, mode, device] {
+      const Device dev = parse_device(*device);
       if (sw->net != "elastic-mobile")
         throw CLI::ValidationError("--space", "bench " + mode + ": space '" + sw->net +
                                                   "' is not supported; only elastic-mobile has a supernet for now");
       set_threads(sw->threads > 0 ? sw->threads : 2);
       const int64_t b = sw->batch > 0 ? sw->batch : 128;
       const int warmup = sw->warmup >= 0 ? sw->warmup : 2, steps = sw->steps > 0 ? sw->steps : 5;
-      auto m = mode == "sandwich" ? measure_sandwich(b, warmup, steps) : measure_ordered_dropout(b, *groups, warmup, steps);
+      auto m = mode == "sandwich" ? measure_sandwich(b, warmup, steps, 0, dev)
+                                  : measure_ordered_dropout(b, *groups, warmup, steps, 0, dev);
       nlohmann::json j = {{"engine", "hwnas"},          {"mode", mode},
                           {"space", sw->net},           {"batch", b},
                           {"threads", omp_get_max_threads()}, {"step_ms", m.mean_step_ms},
-                          {"step_ms_median", m.median_step_ms}, {"subnet_images_per_s", m.images_per_s}};
+                          {"step_ms_median", m.median_step_ms}, {"subnet_images_per_s", m.images_per_s},
+                          {"device", dev.str()}};
       if (mode == "ordered-dropout") j["groups"] = *groups;
       std::cout << j.dump() << std::endl;
     });

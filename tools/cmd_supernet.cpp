@@ -10,6 +10,7 @@
 #include "nas/bn_recalibration.h"
 #include "nas/builtin_spaces.h"
 #include "nas/supernet_train.h"
+#include "tensor/device_memory.h"
 #include "tools/commands.h"
 #include "tools/subnet_options.h"
 
@@ -79,10 +80,16 @@ void add_supernet_train(CLI::App& parent) {
   cmd->add_option("--out", cfg->out_dir, "run folder: checkpoint.hwnas and history.json after every epoch");
   cmd->add_flag("--resume", cfg->resume, "continue the run in --out from its last checkpoint");
   cmd->add_option("--stop-after", cfg->stop_after_epochs, "stop after this many epochs (continue with --resume)");
+  auto device = std::make_shared<std::string>("cpu");
+  cmd->add_option("--device", *device,
+                  "cpu, cuda or cuda:N: where the supernet trains (the CUDA backend; per-epoch subnet evaluations "
+                  "stay on the CPU)")
+      ->capture_default_str();
   cmd->add_option("--threads", *threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")->check(non_negative());
   cmd->add_flag("--quiet", *quiet, "no progress bar");
   cmd->callback([=] {
     set_threads(*threads);
+    cfg->device = parse_device(*device);
     if (cfg->resume && cfg->out_dir.empty()) throw CLI::ValidationError("--resume", "needs --out");
     cfg->distill = !*no_distill;
     cfg->progress = !*quiet;

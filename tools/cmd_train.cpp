@@ -3,6 +3,7 @@
 
 #include "nas/builtin_networks.h"
 #include "nas/train_network.h"
+#include "tensor/device_memory.h"
 #include "tools/commands.h"
 
 namespace hwnas::cli {
@@ -12,6 +13,7 @@ void add_train_command(CLI::App& app) {
   auto net = std::make_shared<std::string>("elastic-mobile:max");
   auto threads = std::make_shared<int>(0);
   auto quiet = std::make_shared<bool>(false);
+  auto device = std::make_shared<std::string>("cpu");
   auto* cmd = app.add_subcommand("train", "Train a fixed network on an image dataset; prints the test accuracy");
   cmd->add_option("--net", *net, "fbnet:ARCH_ID, elastic-mobile:max|min|ARCH_JSON, or a network JSON file")
       ->capture_default_str();
@@ -42,9 +44,11 @@ void add_train_command(CLI::App& app) {
                   "stop after this many epochs of the planned --epochs (continue later with --resume)");
   cmd->add_option("--threads", *threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
       ->check(non_negative());
+  cmd->add_option("--device", *device, "cpu, cuda or cuda:N (the CUDA backend; SGD only)")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "no progress bar");
   cmd->callback([=] {
     set_threads(*threads);
+    cfg->device = parse_device(*device);
     if (cfg->resume && cfg->out_dir.empty()) throw CLI::ValidationError("--resume", "needs --out");
     cfg->net = resolve_network(*net);
     cfg->progress = !*quiet;

@@ -43,6 +43,10 @@ expect_error "unknown subcommand" "unknown command \"warp\"" "$hwnas" warp
 expect_error "unknown network" "not a built-in" "$hwnas" bench infer --net nonsense
 expect_error "bad layer" "layer 0" "$hwnas" bench infer --net "$tmp/bad.json"
 expect_error "broken JSON" "invalid JSON" "$hwnas" bench infer --net "$tmp/broken.json"
+expect_error "bad device" "'gpu' is not a device (expected cpu, cuda or cuda:N)" "$hwnas" bench train --net elastic-mobile:min --device gpu
+if ! nvidia-smi -L >/dev/null 2>&1; then  # without a GPU, asking for one says why, in one line
+  expect_error "no GPU" "cuda:0" "$hwnas" bench train --net elastic-mobile:min --steps 1 --device cuda
+fi
 expect_error "bad elastic arch" "expand[0] = 5" "$hwnas" net 'elastic-mobile:{"kernel":[3,3,3,3,3,3,3,3,3,3],"expand":[5,2,2,2,2,2,2,2,2,2],"depth":[1,1,1,1]}'
 expect_error "bad fbnet op" 'layer 21 has unknown op "k9_e9"' "$hwnas" net fbnet:$(printf 'k3_e1,%.0s' $(seq 21))k9_e9
 expect_error "fbnet arch too short" "22 layers, got 2" "$hwnas" net fbnet:k3_e1,skip

@@ -133,6 +133,9 @@ TEST(OpsCuda, CrossEntropyWithLabelSmoothing) {
     expect_cuda_matches_cpu([&](const auto& v) { return cross_entropy(v[0], labels, eps); }, {x}, 1e-5f);
     expect_cuda_matches_cpu([&](const auto& v) { return cross_entropy(v[0], labels.cuda(), eps); }, {x}, 1e-5f);
   }
+  // Distillation's soft targets (composed on the GPU).
+  Tensor soft = softmax(Variable(test::randn({33, 10}, 19)), 1).data();
+  expect_cuda_matches_cpu([&](const auto& v) { return soft_cross_entropy(v[0], soft); }, {x}, 1e-5f);
   // A bad label on the GPU is still named.
   Tensor bad = Tensor::from_vector_i64(std::vector<int64_t>(33, 10), {33}).cuda();
   EXPECT_TRUE(test::contains(test::error_of([&] { cross_entropy(Variable(x.cuda()), bad); }), "label 10 at index 0"));
