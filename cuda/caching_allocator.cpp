@@ -93,6 +93,15 @@ void* CachingAllocator::allocate(size_t nbytes, const void* stream) {
   return b->ptr;
 }
 
+// `a` takes over its next block's bytes; the next block is deleted.
+void CachingAllocator::absorb_next(Block* a) {
+  Block* n = a->next;
+  a->size += n->size;
+  a->next = n->next;
+  if (n->next) n->next->prev = a;
+  delete n;
+}
+
 void CachingAllocator::deallocate(void* p) {
   if (!p) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -103,23 +112,16 @@ void CachingAllocator::deallocate(void* p) {
   b->allocated = false;
   stats_.allocated_bytes -= b->size;
   Pool& pool = pool_of(b);
-  // Merge with free neighbours, so a freed subnet's blocks become one block again.
+  // Merge with free neighbours, so a freed subnet's blocks become one block again. A free
+  // neighbour leaves the pool before it changes size (the pool is ordered by size).
   if (b->next && !b->next->allocated) {
-    Block* n = b->next;
-    pool.erase(n);
-    b->size += n->size;
-    b->next = n->next;
-    if (n->next) n->next->prev = b;
-    delete n;
+    pool.erase(b->next);
+    absorb_next(b);
   }
   if (b->prev && !b->prev->allocated) {
-    Block* p0 = b->prev;
-    pool.erase(p0);
-    p0->size += b->size;
-    p0->next = b->next;
-    if (b->next) b->next->prev = p0;
-    delete b;
-    b = p0;
+    b = b->prev;
+    pool.erase(b);
+    absorb_next(b);
   }
   pool.insert(b);
 }

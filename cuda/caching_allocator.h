@@ -76,6 +76,7 @@ class CachingAllocator {
   void* raw_or_throw(size_t size);
   void release_free_segments();  // caller holds the lock
   Block* split(Block* b, size_t size, Pool& pool);
+  static void absorb_next(Block* a);
   Pool& pool_of(const Block* b) { return b->small ? small_ : large_; }
 
   RawAlloc raw_alloc_;

@@ -184,11 +184,10 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     fail("batch_norm: eval mode needs running_mean and running_var (input {})", shape_str(shape));
   if (!(opts.eps > 0.f)) fail("batch_norm: eps must be positive, got {}", opts.eps);
 
-  if (xt.is_cuda()) {
-    if (opts.training && xt.numel() / std::max<int64_t>(c, 1) <= 1)
-      fail("batch_norm: expected more than 1 value per channel when training, got input {}", shape_str(shape));
-    return batch_norm_cuda(x, weight, bias, running_mean, running_var, opts);
-  }
+  // Values per channel (N*H*W), whatever the layout.
+  if (opts.training && (c ? xt.numel() / c : 0) <= 1)
+    fail("batch_norm: expected more than 1 value per channel when training, got input {}", shape_str(shape));
+  if (xt.is_cuda()) return batch_norm_cuda(x, weight, bias, running_mean, running_var, opts);
   // rows layout when channels are innermost ([N, C], NHWC); otherwise NCHW planes.
   const bool rows = xt.dim() == 2 || (xt.dim() == 4 && xt.is_channels_last());
   const MemoryFormat fmt = (rows && xt.dim() == 4) ? MemoryFormat::channels_last : MemoryFormat::contiguous;
@@ -199,8 +198,6 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   geom.s = rows ? 1 : shape_numel(shape) / std::max<int64_t>(1, shape[0] * c);
   geom.n = rows ? (c ? xt.numel() / c : 0) : shape[0];
   const int64_t count = geom.count();
-  if (opts.training && count <= 1)
-    fail("batch_norm: expected more than 1 value per channel when training, got input {}", shape_str(shape));
 
   auto saved = std::make_shared<BnSaved>();
   saved->gamma = channel_values(weight.defined() ? weight.data() : Tensor(), c, 1.f);

@@ -9,6 +9,7 @@
 
 #include "cuda/gemm.h"
 #include "cuda/reduce.h"
+#include "cuda/tensor_layout.h"
 #include "ops/simd.h"
 #include "tensor/error.h"
 
@@ -98,13 +99,8 @@ void sgemm_on(Device d, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
 
 void sum_rows_on(Device d, const float* a, int64_t rows, int64_t cols, int64_t lda, float* out) {
   if (d.is_cpu()) return sum_rows(a, rows, cols, lda, out);
-  cuda::StridedLayout kept, reduced;
-  kept.nd = reduced.nd = 1;
-  kept.shape[0] = cols;
-  kept.stride[0] = 1;
-  reduced.shape[0] = rows;
-  reduced.stride[0] = lda;
-  cuda::sum_strided(out, a, kept, reduced, cols, rows, 1.f, d.index);
+  cuda::sum_strided(out, a, cuda::layout_of({cols}, {1}, "sum_rows"), cuda::layout_of({rows}, {lda}, "sum_rows"), cols,
+                    rows, 1.f, d.index);
 }
 
 }  // namespace hwnas

@@ -7,6 +7,7 @@
 
 #include "cuda/loss.h"
 #include "cuda/reduce.h"
+#include "cuda/tensor_layout.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
@@ -92,12 +93,8 @@ Variable cross_entropy_cuda(const Variable& logits, const Tensor& lab_host, floa
   cuda::cross_entropy_forward(x.device_data<float>(), lab.device_data<int64_t>(), n, c, eps, lse.device_data<float>(),
                               rows.device_data<float>(), dev.index);
   Tensor out = Tensor::empty({}, DType::f32, MemoryFormat::contiguous, dev);
-  cuda::StridedLayout all_rows;
-  all_rows.nd = 1;
-  all_rows.shape[0] = n;
-  all_rows.stride[0] = 1;
-  cuda::sum_strided(out.device_data<float>(), rows.device_data<float>(), cuda::StridedLayout{}, all_rows, 1, n,
-                    1.f / static_cast<float>(n), dev.index);
+  cuda::sum_strided(out.device_data<float>(), rows.device_data<float>(), cuda::StridedLayout{},
+                    cuda::layout_of(rows, "cross_entropy"), 1, n, 1.f / static_cast<float>(n), dev.index);
   if (!needs_grad({logits})) return make_result(out, "cross_entropy", {logits}, nullptr);
   return make_result(out, "cross_entropy", {logits}, [x, lab, lse, eps, dev](const Tensor& gy_in) -> std::vector<Tensor> {
     const int64_t n = x.size(0), c = x.size(1);

@@ -61,19 +61,17 @@ void check_weighted_sum(const std::vector<Variable>& xs, const Variable& weights
 // The composed path for GPU candidates: scaled copies and adds with the device's elementwise
 // kernels (the fused single-launch mixed-op kernel is issue 7's remaining work). The weights may
 // live on the host (DNAS keeps architecture logits there); their gradient goes back to them.
-Variable weighted_sum_composed(const std::vector<Variable>& xs, const Variable& weights, const std::vector<Tensor>& xd,
-                               const std::vector<float>& w) {
-  const int64_t k = static_cast<int64_t>(xs.size());
+// `inputs` are the candidates then the weights; want_x says which candidates need a gradient.
+Variable weighted_sum_composed(const std::vector<Variable>& inputs, const std::vector<bool>& want_x,
+                               const std::vector<Tensor>& xd, const std::vector<float>& w) {
+  const int64_t k = static_cast<int64_t>(xd.size());
   for (const auto& t : xd)
     if (t.device() != xd[0].device())
       fail("weighted_sum: candidates on {} and {}", xd[0].device().str(), t.device().str());
   Tensor out = scale_tensor(xd[0], w[0]);
   for (int64_t i = 1; i < k; ++i) out = add_tensors(out, scale_tensor(xd[i], w[i]));
-  std::vector<Variable> inputs = xs;
-  inputs.push_back(weights);
   if (!needs_grad(inputs)) return make_result(out, "weighted_sum", inputs, nullptr);
-  std::vector<bool> want_x;
-  for (const auto& x : xs) want_x.push_back(x.requires_grad());
+  const Variable& weights = inputs.back();
   const bool want_w = weights.requires_grad();
   const Device w_dev = weights.data().device();
   auto saved = std::make_shared<std::vector<Tensor>>(want_w ? xd : std::vector<Tensor>{});
@@ -109,7 +107,11 @@ Variable weighted_sum(const std::vector<Variable>& xs, const Variable& weights) 
   const Shape shape = x0.shape(), strides = xd[0].strides();
   const int64_t n = x0.numel();
   const std::vector<float> w = weights.data().to_vector();
-  if (x0.is_cuda()) return weighted_sum_composed(xs, weights, xd, w);
+  std::vector<Variable> inputs = xs;
+  inputs.push_back(weights);
+  std::vector<bool> want_x;
+  for (const auto& x : xs) want_x.push_back(x.requires_grad());
+  if (x0.is_cuda()) return weighted_sum_composed(inputs, want_x, xd, w);
   Tensor out = empty_strided(shape, strides);
   {
     std::vector<const float*> px;
@@ -123,11 +125,7 @@ Variable weighted_sum(const std::vector<Variable>& xs, const Variable& weights) 
       for (int64_t i = 1; i < k; ++i) axpy(w[i], px[i] + b, po + b, len);
     }
   }
-  std::vector<Variable> inputs = xs;
-  inputs.push_back(weights);
   if (!needs_grad(inputs)) return make_result(out, "weighted_sum", inputs, nullptr);
-  std::vector<bool> want_x;
-  for (const auto& x : xs) want_x.push_back(x.requires_grad());
   const bool want_w = weights.requires_grad();
   // The candidates are kept only for the weights' gradient.
   auto saved = std::make_shared<std::vector<Tensor>>(want_w ? std::move(xd) : std::vector<Tensor>{});
