@@ -6,8 +6,10 @@
 #include "cuda/conv.h"
 #include "cuda/conv_depthwise.h"
 #include "cuda/elementwise.h"
+#include "cuda/fused_supernet.h"
 #include "cuda/gemm.h"
 #include "cuda/loss.h"
+#include "cuda/optim.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"
 #include "tensor/device_memory.h"
@@ -76,5 +78,16 @@ void depthwise_backward_data(const DepthwiseGeom&, const float*, const float*, f
 void depthwise_backward_weight(const DepthwiseGeom&, const float*, const float*, float*, float*, int) {
   fail_without_cuda("conv2d (depthwise)");
 }
+
+void weighted_sum_forward(const WeightedSumArgs&, int) { fail_without_cuda("weighted_sum"); }
+void weighted_sum_backward(const WeightedSumArgs&, float*, int) { fail_without_cuda("weighted_sum backward"); }
+void split_attention_forward(const SplitAttentionArgs&, int) { fail_without_cuda("split_attention_combine"); }
+void split_attention_backward(const SplitAttentionArgs&, int) {
+  fail_without_cuda("split_attention_combine backward");
+}
+void width_masked_copy(const WidthMaskArgs&, const float*, float*, int) { fail_without_cuda("ordered_dropout"); }
+
+void sgd_step(const TensorList&, const SgdScalars&, int) { fail_without_cuda("sgd step"); }
+void adamw_step(const TensorList&, const AdamWScalars&, int) { fail_without_cuda("adamw step"); }
 
 }  // namespace hwnas::cuda

@@ -1,8 +1,11 @@
 #include "nn/optim.h"
 
 #include <cmath>
+#include <functional>
+#include <map>
 
-#include "ops/elementwise.h"
+#include "cuda/optim.h"
+#include "nn/update_rules.h"
 
 namespace hwnas {
 
@@ -20,19 +23,40 @@ Tensor grad_like(const Variable& p) {
   r.copy_(g);
   return r;
 }
-// The same update on a GPU from the device's elementwise kernels (several launches per
-// parameter; a fused multi-tensor SGD kernel is left for the CUDA performance work).
-void sgd_step_composed(const Tensor& w, const Tensor& g, const Tensor& buf, float lr, float wd, float mom, float damp,
-                       bool nesterov, bool first) {
-  const Tensor gj = wd != 0.f ? add_tensors(g, scale_tensor(w, wd)) : g;
-  Tensor upd = gj;
-  if (mom != 0.f) {
-    const Tensor bj = first ? gj : add_tensors(scale_tensor(buf, mom), scale_tensor(gj, 1.f - damp));
-    const_cast<Tensor&>(buf).copy_(bj);
-    upd = nesterov ? add_tensors(gj, scale_tensor(bj, mom)) : bj;
+// GPU parameters gathered per device into multi-tensor launches (cuda/optim.h): one launch per
+// kMaxTensorsPerLaunch parameters instead of several elementwise launches per parameter. The
+// tensors are held until their launch is enqueued, so a gradient copy made for the update is
+// not handed back to the allocator before the kernel that reads it.
+class MultiTensorLauncher {
+ public:
+  using Launch = std::function<void(const cuda::TensorList&, int device)>;
+  explicit MultiTensorLauncher(Launch launch) : launch_(std::move(launch)) {}
+  void add(const Tensor& w, const Tensor& grad, const Tensor& state1, const Tensor& state2) {
+    const int dev = w.device().index;
+    cuda::TensorList& l = lists_[dev];
+    l.w[l.count] = w.device_data<float>();
+    l.grad[l.count] = grad.device_data<float>();
+    l.state1[l.count] = state1.defined() ? state1.device_data<float>() : nullptr;
+    l.state2[l.count] = state2.defined() ? state2.device_data<float>() : nullptr;
+    l.begin[l.count + 1] = l.begin[l.count] + w.numel();
+    ++l.count;
+    held_.push_back(grad);
+    if (l.count == cuda::kMaxTensorsPerLaunch) flush(dev);
   }
-  const_cast<Tensor&>(w).copy_(sub_tensors(w, scale_tensor(upd, lr)));
-}
+  void flush() {
+    for (auto& [dev, l] : lists_) flush(dev);
+  }
+
+ private:
+  void flush(int dev) {
+    cuda::TensorList& l = lists_[dev];
+    if (l.count > 0) launch_(l, dev);
+    l = cuda::TensorList{};
+  }
+  Launch launch_;
+  std::map<int, cuda::TensorList> lists_;
+  std::vector<Tensor> held_;
+};
 
 }  // namespace
 
@@ -50,32 +74,28 @@ Sgd::Sgd(std::vector<Variable> params, SgdOptions o) : Optimizer(std::move(param
 
 void Sgd::step() {
   const bool first = steps_ == 0;
+  const SgdScalars s{lr_, o_.weight_decay, o_.momentum, first ? 0.f : o_.dampening, o_.nesterov, first};
+  MultiTensorLauncher gpu([&s](const cuda::TensorList& l, int dev) { cuda::sgd_step(l, s, dev); });
   for (size_t i = 0; i < params_.size(); ++i) {
     Variable& p = params_[i];
     if (!p.grad().defined()) continue;
     const Tensor g = grad_like(p);
-    const float lr = lr_, wd = o_.weight_decay, mom = o_.momentum, damp = first ? 0.f : o_.dampening;
     if (p.data().is_cuda()) {
-      sgd_step_composed(p.data(), g, buf_[i], lr, wd, mom, damp, o_.nesterov, first);
+      gpu.add(p.data(), g, buf_[i], Tensor());
       continue;
     }
     float* w = p.data().data<float>();
     const float* gp = g.data<float>();
     const int64_t n = p.numel();
-    if (mom == 0.f) {
-      for (int64_t j = 0; j < n; ++j) w[j] -= lr * (gp[j] + wd * w[j]);
+    if (s.momentum == 0.f) {
+      for (int64_t j = 0; j < n; ++j) sgd_update_plain(w[j], gp[j], s);
       continue;
     }
     float* b = buf_[i].data<float>();
-    const bool nesterov = o_.nesterov;
 #pragma omp parallel for simd if (n > 65536)
-    for (int64_t j = 0; j < n; ++j) {
-      const float gj = gp[j] + wd * w[j];
-      const float bj = first ? gj : mom * b[j] + (1.f - damp) * gj;
-      b[j] = bj;
-      w[j] -= lr * (nesterov ? gj + mom * bj : bj);
-    }
+    for (int64_t j = 0; j < n; ++j) sgd_update(w[j], gp[j], b[j], s);
   }
+  gpu.flush();
   ++steps_;
 }
 
@@ -97,27 +117,32 @@ AdamW::AdamW(std::vector<Variable> params, AdamWOptions o) : Optimizer(std::move
 
 void AdamW::step() {
   ++steps_;
-  const float bc1 = 1.f - std::pow(o_.beta1, static_cast<float>(steps_));
-  const float bc2 = 1.f - std::pow(o_.beta2, static_cast<float>(steps_));
+  AdamWScalars s;
+  s.lr = lr_;
+  s.beta1 = o_.beta1;
+  s.beta2 = o_.beta2;
+  s.eps = o_.eps;
+  s.decay = 1.f - lr_ * o_.weight_decay;
+  s.bias1 = 1.f - std::pow(o_.beta1, static_cast<float>(steps_));
+  s.bias2 = 1.f - std::pow(o_.beta2, static_cast<float>(steps_));
+  MultiTensorLauncher gpu([&s](const cuda::TensorList& l, int dev) { cuda::adamw_step(l, s, dev); });
   for (size_t i = 0; i < params_.size(); ++i) {
     Variable& p = params_[i];
     if (!p.grad().defined()) continue;
-    if (p.data().is_cuda()) fail("adamw: parameters on CUDA are not supported yet (use --optimizer sgd)");
     const Tensor g = grad_like(p);
+    if (p.data().is_cuda()) {
+      gpu.add(p.data(), g, m_[i], v_[i]);
+      continue;
+    }
     float* w = p.data().data<float>();
     const float* gp = g.data<float>();
     float* m = m_[i].data<float>();
     float* v = v_[i].data<float>();
     const int64_t n = p.numel();
-    const float lr = lr_, b1 = o_.beta1, b2 = o_.beta2, eps = o_.eps, decay = 1.f - lr_ * o_.weight_decay;
 #pragma omp parallel for simd if (n > 65536)
-    for (int64_t j = 0; j < n; ++j) {
-      w[j] *= decay;
-      m[j] = b1 * m[j] + (1.f - b1) * gp[j];
-      v[j] = b2 * v[j] + (1.f - b2) * gp[j] * gp[j];
-      w[j] -= lr * (m[j] / bc1) / (std::sqrt(v[j] / bc2) + eps);
-    }
+    for (int64_t j = 0; j < n; ++j) adamw_update(w[j], gp[j], m[j], v[j], s);
   }
+  gpu.flush();
 }
 
 std::vector<std::pair<std::string, Tensor>> AdamW::state() {

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <memory>
 
+#include "cuda/fused_supernet.h"
 #include "ops/elementwise.h"
+#include "ops/fused_kernels.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 #include "ops/softmax.h"
@@ -38,8 +40,8 @@ HWNAS_MULTIVERSION float dot(const float* __restrict a, const float* __restrict 
 }
 
 // A dense tensor with the given shape and strides (a layout already checked to be dense).
-Tensor empty_strided(const Shape& shape, const Shape& strides) {
-  return Tensor::empty({shape_numel(shape)}).as_strided(shape, strides, 0);
+Tensor empty_strided(const Shape& shape, const Shape& strides, Device device = Device{}) {
+  return Tensor::empty({shape_numel(shape)}, DType::f32, MemoryFormat::contiguous, device).as_strided(shape, strides, 0);
 }
 
 void check_weighted_sum(const std::vector<Variable>& xs, const Variable& weights) {
@@ -59,15 +61,13 @@ void check_weighted_sum(const std::vector<Variable>& xs, const Variable& weights
 }
 
 // The composed path for GPU candidates: scaled copies and adds with the device's elementwise
-// kernels (the fused single-launch mixed-op kernel is issue 7's remaining work). The weights may
-// live on the host (DNAS keeps architecture logits there); their gradient goes back to them.
-// `inputs` are the candidates then the weights; want_x says which candidates need a gradient.
+// kernels, the reference the fused kernel is tested against (and the path beyond
+// cuda::kMaxCandidates candidates). The weights may live on the host (DNAS keeps architecture
+// logits there); their gradient goes back to them. `inputs` are the candidates then the
+// weights; want_x says which candidates need a gradient.
 Variable weighted_sum_composed(const std::vector<Variable>& inputs, const std::vector<bool>& want_x,
                                const std::vector<Tensor>& xd, const std::vector<float>& w) {
   const int64_t k = static_cast<int64_t>(xd.size());
-  for (const auto& t : xd)
-    if (t.device() != xd[0].device())
-      fail("weighted_sum: candidates on {} and {}", xd[0].device().str(), t.device().str());
   Tensor out = scale_tensor(xd[0], w[0]);
   for (int64_t i = 1; i < k; ++i) out = add_tensors(out, scale_tensor(xd[i], w[i]));
   if (!needs_grad(inputs)) return make_result(out, "weighted_sum", inputs, nullptr);
@@ -84,6 +84,55 @@ Variable weighted_sum_composed(const std::vector<Variable>& inputs, const std::v
       for (int64_t i = 0; i < k; ++i) gw[i] = sum_to_shape(mul_tensors(gy, (*saved)[i]), {}).item();
       grads[k] = Tensor::from_vector(gw, {k}).to(w_dev);
     }
+    return grads;
+  });
+}
+
+
+// The fused path: the forward in one launch, the backward's candidate and weight gradients in
+// one launch plus a one-block sum (cuda/fused_supernet.h); one host transfer of the k weight
+// gradients where the composed path syncs once per candidate.
+Variable weighted_sum_fused(const std::vector<Variable>& inputs, const std::vector<bool>& want_x,
+                            const std::vector<Tensor>& xd, const std::vector<float>& w) {
+  const int k = static_cast<int>(xd.size());
+  const Tensor& x0 = xd[0];
+  const Device dev = x0.device();
+  const Shape shape = x0.shape(), strides = x0.strides();
+  cuda::WeightedSumArgs a;
+  a.k = k;
+  a.n = x0.numel();
+  for (int m = 0; m < k; ++m) {
+    a.x[m] = xd[m].device_data<float>();
+    a.w[m] = w[m];
+  }
+  Tensor out = empty_strided(shape, strides, dev);
+  a.out = out.device_data<float>();
+  cuda::weighted_sum_forward(a, dev.index);
+  if (!needs_grad(inputs)) return make_result(out, "weighted_sum", inputs, nullptr);
+  const Variable& weights = inputs.back();
+  const bool want_w = weights.requires_grad();
+  const Device w_dev = weights.data().device();
+  // The candidates are kept (and read) only for the weights' gradient.
+  auto saved = std::make_shared<std::vector<Tensor>>(want_w ? xd : std::vector<Tensor>{});
+  a.out = nullptr;
+  return make_result(out, "weighted_sum", inputs, [=](const Tensor& gy_in) -> std::vector<Tensor> {
+    Tensor gy = gy_in;
+    if (!(gy.strides() == strides && gy.is_dense() && gy.device() == dev)) {
+      gy = empty_strided(shape, strides, dev);
+      gy.copy_(gy_in);
+    }
+    cuda::WeightedSumArgs b = a;
+    for (int m = 0; m < k; ++m) b.x[m] = want_w ? (*saved)[m].device_data<float>() : nullptr;
+    b.gy = gy.device_data<float>();
+    std::vector<Tensor> grads(k + 1);
+    for (int m = 0; m < k; ++m) {
+      if (!want_x[m]) continue;
+      grads[m] = empty_strided(shape, strides, dev);
+      b.gx[m] = grads[m].device_data<float>();
+    }
+    Tensor gw = want_w ? Tensor::empty({k}, DType::f32, MemoryFormat::contiguous, dev) : Tensor();
+    cuda::weighted_sum_backward(b, want_w ? gw.device_data<float>() : nullptr, dev.index);
+    if (want_w) grads[k] = gw.to(w_dev);
     return grads;
   });
 }
@@ -111,7 +160,13 @@ Variable weighted_sum(const std::vector<Variable>& xs, const Variable& weights) 
   inputs.push_back(weights);
   std::vector<bool> want_x;
   for (const auto& x : xs) want_x.push_back(x.requires_grad());
-  if (x0.is_cuda()) return weighted_sum_composed(inputs, want_x, xd, w);
+  if (x0.is_cuda()) {
+    for (const auto& t : xd)
+      if (t.device() != x0.device())
+        fail("weighted_sum: candidates on {} and {}", x0.device().str(), t.device().str());
+    if (k <= cuda::kMaxCandidates && fused_kernels_enabled()) return weighted_sum_fused(inputs, want_x, xd, w);
+    return weighted_sum_composed(inputs, want_x, xd, w);
+  }
   Tensor out = empty_strided(shape, strides);
   {
     std::vector<const float*> px;

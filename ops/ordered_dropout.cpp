@@ -5,7 +5,9 @@
 #include <cstring>
 #include <memory>
 
+#include "cuda/fused_supernet.h"
 #include "ops/bypass.h"
+#include "ops/fused_kernels.h"
 #include "ops/kernel_util.h"
 
 namespace hwnas {
@@ -26,14 +28,33 @@ void masked_copy(const float* src, float* dst, const ChannelBlocks& b, const std
   }
 }
 
-// The same on any device through strided copies: one copy per run of equal widths (the
-// composed path the GPU uses; a fused ragged-width kernel is issue 7's remaining work).
+// The same on any device through strided copies, one per run of equal widths: the composed
+// reference path of the GPU's fused kernel.
 void masked_copy_views(const Tensor& src, Tensor dst, const std::vector<int64_t>& widths) {
   dst.zero_();
   for (const WidthGroup& g : width_groups(widths))
     if (g.width > 0)
       dst.narrow(0, g.begin, g.end - g.begin).narrow(1, 0, g.width).copy_(
           src.narrow(0, g.begin, g.end - g.begin).narrow(1, 0, g.width));
+}
+
+// On the GPU: every width group in one launch (cuda/fused_supernet.h), or the composed copies
+// when fused kernels are off or there are more runs of equal width than one launch takes.
+void masked_copy_cuda(const Tensor& src, Tensor dst, const ChannelBlocks& b, const std::vector<int64_t>& widths) {
+  const std::vector<WidthGroup> groups = width_groups(widths);
+  if (!fused_kernels_enabled() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups) || widths.empty())
+    return masked_copy_views(src, dst, widths);
+  cuda::WidthMaskArgs a;
+  a.outer = b.outer;
+  a.channels = b.channels;
+  a.inner = b.inner;
+  a.per_sample = b.outer / static_cast<int64_t>(widths.size());
+  a.groups = static_cast<int>(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    a.group_end[g] = groups[g].end;
+    a.group_width[g] = groups[g].width;
+  }
+  cuda::width_masked_copy(a, src.device_data<float>(), dst.device_data<float>(), src.device().index);
 }
 
 }  // namespace
@@ -54,14 +75,14 @@ Variable ordered_dropout(const Variable& x, const std::vector<int64_t>& sample_w
   const ChannelBlocks b = channel_blocks(x.shape(), fmt);
   Tensor xd = x.data().contiguous(fmt);
   Tensor out = Tensor::empty(x.shape(), DType::f32, fmt, xd.device());
-  if (xd.is_cuda()) masked_copy_views(xd, out, sample_widths);
+  if (xd.is_cuda()) masked_copy_cuda(xd, out, b, sample_widths);
   else masked_copy(xd.data<float>(), out.data<float>(), b, sample_widths);
   if (!needs_grad({x})) return make_result(out, "ordered_dropout", {x}, nullptr);
   auto widths = std::make_shared<const std::vector<int64_t>>(sample_widths);
   return make_result(out, "ordered_dropout", {x}, [widths, b](const Tensor& gy_in) -> std::vector<Tensor> {
     Tensor gy = gy_in.contiguous(b.fmt);
     Tensor gx = Tensor::empty(gy.shape(), DType::f32, b.fmt, gy.device());
-    if (gy.is_cuda()) masked_copy_views(gy, gx, *widths);
+    if (gy.is_cuda()) masked_copy_cuda(gy, gx, b, *widths);
     else masked_copy(gy.data<float>(), gx.data<float>(), b, *widths);
     return {gx};
   });

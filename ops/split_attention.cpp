@@ -4,7 +4,9 @@
 #include <cmath>
 #include <memory>
 
+#include "cuda/fused_supernet.h"
 #include "ops/elementwise.h"
+#include "ops/fused_kernels.h"
 #include "ops/kernel_util.h"
 #include "ops/shape_ops.h"
 #include "ops/softmax.h"
@@ -222,8 +224,8 @@ namespace {
 
 // The composed path for GPU tensors, from device-aware ops whose autograd gives the gradients:
 // the logits stacked [r, N, C, 1, 1], a softmax over the splits, and the weighted sum. It
-// materializes what the fused CPU op avoids (the stacked logits, r scaled copies); the fused
-// Split-Attention kernel is issue 7's remaining work.
+// materializes what the fused ops avoid (the stacked logits, r scaled copies); it is the
+// reference the fused kernel is tested against, and the path beyond cuda::kMaxRadix splits.
 Variable split_attention_composed(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
   const int64_t n = splits[0].size(0), c = splits[0].size(1), r = static_cast<int64_t>(splits.size());
   std::vector<Variable> stacked;
@@ -237,6 +239,66 @@ Variable split_attention_composed(const std::vector<Variable>& splits, const std
   return out;
 }
 
+// The fused GPU path: radix softmax and weighted sum in one launch; split and logit gradients
+// in one launch (cuda/fused_supernet.h), with the attention weights recomputed from the logits
+// instead of stored.
+Variable split_attention_fused(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
+  const Tensor& s0 = splits[0].data();
+  const Device dev = s0.device();
+  const Shape shape = s0.shape();
+  const int r = static_cast<int>(splits.size());
+  const MemoryFormat fmt = s0.is_channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  cuda::SplitAttentionArgs a;
+  a.r = r;
+  a.n = shape[0];
+  a.c = shape[1];
+  a.hw = shape[2] * shape[3];
+  a.channels_last = fmt == MemoryFormat::channels_last;
+  auto sc = std::make_shared<std::vector<Tensor>>(), lc = std::make_shared<std::vector<Tensor>>();
+  for (int m = 0; m < r; ++m) {
+    if (logits[m].data().device() != dev)
+      fail("split_attention_combine: logits {} on {} but the splits on {}", m, logits[m].data().device().str(),
+           dev.str());
+    sc->push_back(splits[m].data().contiguous(fmt));
+    lc->push_back(logits[m].data().contiguous());
+    a.s[m] = sc->back().device_data<float>();
+    a.logit[m] = lc->back().device_data<float>();
+  }
+  Tensor out = Tensor::empty(shape, DType::f32, fmt, dev);
+  a.out = out.device_data<float>();
+  cuda::split_attention_forward(a, dev.index);
+  std::vector<Variable> inputs(splits);
+  inputs.insert(inputs.end(), logits.begin(), logits.end());
+  if (!needs_grad(inputs)) return Variable(out, false);
+  a.out = nullptr;
+  std::vector<bool> need;
+  std::vector<Shape> logit_shapes;
+  for (int m = 0; m < r; ++m) need.push_back(splits[m].requires_grad());
+  for (int m = 0; m < r; ++m) need.push_back(logits[m].requires_grad());
+  for (int m = 0; m < r; ++m) logit_shapes.push_back(logits[m].data().shape());
+  return make_result(out, "split_attention_combine", std::move(inputs),
+                     [=](const Tensor& gy_in) -> std::vector<Tensor> {
+                       (void)sc;  // keeps the splits and logits the captured pointers read alive
+                       (void)lc;
+                       Tensor gy = gy_in.to(dev).contiguous(fmt);
+                       cuda::SplitAttentionArgs b = a;
+                       b.gy = gy.device_data<float>();
+                       std::vector<Tensor> grads(2 * r);
+                       for (int m = 0; m < r; ++m) {
+                         if (need[m]) {
+                           grads[m] = Tensor::empty(shape, DType::f32, fmt, dev);
+                           b.ds[m] = grads[m].device_data<float>();
+                         }
+                         if (need[r + m]) {
+                           grads[r + m] = Tensor::empty(logit_shapes[m], DType::f32, MemoryFormat::contiguous, dev);
+                           b.dlogit[m] = grads[r + m].device_data<float>();
+                         }
+                       }
+                       cuda::split_attention_backward(b, dev.index);
+                       return grads;
+                     });
+}
+
 }  // namespace
 
 Variable split_attention_combine(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
@@ -244,7 +306,11 @@ Variable split_attention_combine(const std::vector<Variable>& splits, const std:
   for (const auto& v : splits)
     if (v.data().device() != splits[0].data().device())
       fail("split_attention_combine: splits on {} and {}", splits[0].data().device().str(), v.data().device().str());
-  if (splits[0].data().is_cuda()) return split_attention_composed(splits, logits);
+  if (splits[0].data().is_cuda()) {
+    if (splits.size() <= static_cast<size_t>(cuda::kMaxRadix) && fused_kernels_enabled())
+      return split_attention_fused(splits, logits);
+    return split_attention_composed(splits, logits);
+  }
   const Shape shape = splits[0].data().shape();
   const int64_t r = static_cast<int64_t>(splits.size());
   Geom g{shape[0], shape[1], shape[2] * shape[3], r, splits[0].data().is_channels_last()};

@@ -12,6 +12,7 @@
 #include "ops/bypass.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
+#include "ops/fused_kernels.h"
 #include "ops/loss.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -225,7 +226,10 @@ TEST(OpsCuda, OrderedDropoutAndChannelBypass) {
   const std::vector<int64_t> widths = {8, 8, 3, 3, 0, 5};
   for (bool cl : {false, true}) {
     SCOPED_TRACE(cl);
-    expect_cuda_matches_cpu([&](const auto& v) { return ordered_dropout(v[0], widths); }, {cl ? test::cl(x) : x});
+    for (bool fused : {true, false}) {  // the one-launch kernel and the composed copies
+      FusedKernelsScope scope(fused);
+      expect_cuda_matches_cpu([&](const auto& v) { return ordered_dropout(v[0], widths); }, {cl ? test::cl(x) : x});
+    }
     expect_cuda_matches_cpu([](const auto& v) { return channel_bypass(v[0], v[1], 5); },
                             {cl ? test::cl(y) : y, cl ? test::cl(x) : x});
   }
@@ -241,7 +245,10 @@ TEST(OpsCuda, MixedOpWeightedSumAndGumbelSoftmax) {
   Tensor gy = test::randn({2, 4, 3, 3}, 40);
   Variable yc = weighted_sum(cx, w_cpu);
   yc.backward(gy);
+  for (bool fused : {true, false})
   for (Variable* w : {&w_cpu, &w_gpu}) {
+    SCOPED_TRACE(::testing::Message() << "fused " << fused << ", weights on " << w->data().device().str());
+    FusedKernelsScope scope(fused);
     Variable wg(w->data(), true);
     Variable yg = weighted_sum(gx, wg);
     EXPECT_TRUE(yg.data().is_cuda());
@@ -272,17 +279,29 @@ TEST(OpsCuda, ChannelMask) {
 
 TEST(OpsCuda, SplitAttentionCombine) {
   HWNAS_SKIP_WITHOUT_GPU();
-  for (int64_t r : {1, 2, 4}) {
-    SCOPED_TRACE(r);
-    std::vector<Tensor> in;
-    for (int64_t m = 0; m < r; ++m) in.push_back(test::cl(test::randn({2, 6, 4, 4}, 42 + m)));
-    for (int64_t m = 0; m < r; ++m) in.push_back(test::randn({2, 6}, 50 + m, 2.f));
-    expect_cuda_matches_cpu(
-        [r](const auto& v) {
-          return split_attention_combine({v.begin(), v.begin() + r}, {v.begin() + r, v.end()});
-        },
-        in, 1e-4f);
-  }
+  // Both layouts (a thread per plane in channels_last, a warp per plane in contiguous, planes of
+  // more and fewer pixels than a warp), both logit shapes, fused and composed, and a radix
+  // beyond one fused launch's kMaxRadix (composed).
+  for (int64_t r : {1, 2, 4, 9})
+    for (bool cl : {true, false})
+      for (int64_t hw : {4, 7})
+        for (bool fused : {true, false}) {
+          SCOPED_TRACE(::testing::Message() << "radix " << r << ", channels_last " << cl << ", " << hw << "x" << hw
+                                            << ", fused " << fused);
+          FusedKernelsScope scope(fused);
+          std::vector<Tensor> in;
+          for (int64_t m = 0; m < r; ++m) {
+            Tensor s = test::randn({2, 6, hw, hw}, 42 + m);
+            in.push_back(cl ? test::cl(s) : s);
+          }
+          for (int64_t m = 0; m < r; ++m)
+            in.push_back(cl ? test::randn({2, 6}, 50 + m, 2.f) : test::randn({2, 6, 1, 1}, 50 + m, 2.f));
+          expect_cuda_matches_cpu(
+              [r](const auto& v) {
+                return split_attention_combine({v.begin(), v.begin() + r}, {v.begin() + r, v.end()});
+              },
+              in, 1e-4f);
+        }
 }
 
 TEST(OpsCuda, GlobalAveragePooling) {

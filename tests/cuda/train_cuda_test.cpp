@@ -47,6 +47,32 @@ TEST(TrainCuda, SgdStepsOnTheGpuMatchTheCpu) {
     EXPECT_TRUE(test::all_close(pg[i].second.cpu(), pc[i].second, 1e-3f, 1e-3f)) << pc[i].first;
 }
 
+TEST(TrainCuda, MultiTensorSgdAndAdamWOnTheGpuMatchTheCpu) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  // More parameters than one multi-tensor launch takes (cuda::kMaxTensorsPerLaunch = 48), so the
+  // launches' split is covered, with sizes from 1 element up.
+  std::vector<Variable> pc, pg;
+  for (int i = 0; i < 61; ++i) {
+    Tensor w = test::randn({1 + (i * 37) % 300}, 100 + i), g = test::randn({1 + (i * 37) % 300}, 200 + i);
+    pc.push_back(test::param(w.clone()));
+    pg.push_back(test::param(w.cuda()));
+    pc.back().mutable_grad() = g.clone();
+    pg.back().mutable_grad() = g.cuda();
+  }
+  Sgd sc(pc, {0.1f, 0.9f, 0.f, 1e-3f, true}), sg(pg, {0.1f, 0.9f, 0.f, 1e-3f, true});
+  for (int step = 0; step < 3; ++step) {
+    sc.step();
+    sg.step();
+  }
+  for (size_t i = 0; i < pc.size(); ++i) EXPECT_TRUE(test::all_close(pg[i].data().cpu(), pc[i].data(), 1e-5f, 1e-5f)) << i;
+  AdamW ac(pc, {1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f}), ag(pg, {1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f});
+  for (int step = 0; step < 3; ++step) {
+    ac.step();
+    ag.step();
+  }
+  for (size_t i = 0; i < pc.size(); ++i) EXPECT_TRUE(test::all_close(pg[i].data().cpu(), pc[i].data(), 1e-5f, 1e-5f)) << i;
+}
+
 TEST(TrainCuda, SupernetSandwichAndOrderedDropoutStepOnTheGpu) {
   HWNAS_SKIP_WITHOUT_GPU();
   ElasticMobileSupernet cpu_net(4), gpu_net(4);
