@@ -18,6 +18,7 @@
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/softmax.h"
+#include "tensor/device_memory.h"
 
 namespace hwnas {
 
@@ -44,8 +45,10 @@ json config_json(const SupernetTrainConfig& c) {
 }
 
 json epoch_to_json(const SupernetEpoch& e) {
-  return {{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"seconds", e.seconds},
-          {"subnet_images_per_s", e.subnet_images_per_s}, {"test_accuracy", e.test_accuracy}};
+  json j = {{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"seconds", e.seconds},
+            {"subnet_images_per_s", e.subnet_images_per_s}, {"test_accuracy", e.test_accuracy}};
+  if (e.device_mallocs >= 0) j["device_mallocs"] = e.device_mallocs;
+  return j;
 }
 
 SupernetEpoch supernet_epoch_from_json(const json& j) {
@@ -55,7 +58,36 @@ SupernetEpoch supernet_epoch_from_json(const json& j) {
   e.seconds = j.at("seconds");
   e.subnet_images_per_s = j.at("subnet_images_per_s");
   e.test_accuracy = j.at("test_accuracy").get<std::map<std::string, double>>();
+  e.device_mallocs = j.value("device_mallocs", int64_t{-1});
   return e;
+}
+
+// One untimed step of the heaviest forward-backward the sampler runs (the max subnet on a full
+// batch; DNAS: every candidate, mixed by the logits' softmax), on zero images, with the batch-norm running
+// statistics restored and the gradients dropped afterwards. Its peak memory beyond what stays
+// allocated is then reserved in one block, so the sampled, smaller subnets' steps are served from
+// the allocator's cache without cudaMalloc (each epoch's history records how many were still
+// needed: "device_mallocs"). Returns the bytes reserved.
+size_t reserve_for_largest_step(ElasticMobileSupernet& net, const SupernetTrainConfig& cfg, const Arch& amax,
+                                DnasState* dn) {
+  std::vector<Tensor> saved;
+  for (auto& [name, b] : net.named_buffers()) saved.push_back(b.clone());
+  {
+    const Variable x(Tensor::zeros({cfg.batch, 1, 28, 28}, DType::f32, MemoryFormat::channels_last).to(cfg.device));
+    const Tensor y = Tensor::zeros({cfg.batch}, DType::i64).to(cfg.device);
+    Variable logits = dn ? net.forward_weighted(x, dn->mean_weights()) : net.forward(x, amax);
+    cross_entropy(logits, y).backward();
+  }
+  size_t i = 0;
+  for (auto& [name, b] : net.named_buffers()) b.copy_(saved[i++]);
+  for (Variable& p : net.parameters()) p.zero_grad();
+  if (dn) dn->zero_grad();
+  saved.clear();
+  const DeviceMemoryStats st = device_memory_stats(cfg.device);
+  const size_t transient = st.peak_allocated_bytes > st.allocated_bytes ? st.peak_allocated_bytes - st.allocated_bytes : 0;
+  const size_t bytes = transient + transient / 4;  // headroom for the cache's rounding and split blocks
+  reserve_device_memory(cfg.device, bytes);
+  return bytes;
 }
 
 void check_config(const SupernetTrainConfig& c) {
@@ -235,6 +267,12 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
 
   const Arch amax = max_arch_within(space, cfg.allowed_choices), amin = min_arch_within(space, cfg.allowed_choices);
   auto sample = [&] { return sample_arch_within(space, cfg.allowed_choices, arch_gen); };
+  if (!cfg.device.is_cpu() && start_epoch < cfg.epochs) {
+    const size_t reserved = reserve_for_largest_step(net, cfg, amax, dn.get());
+    if (cfg.progress)
+      std::fprintf(stderr, "%s: reserved %.1f MiB of cached memory for the largest subnet's step\n",
+                   cfg.device.str().c_str(), static_cast<double>(reserved) / (1 << 20));
+  }
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     loader.start_epoch(epoch);
     if (arch_loader) arch_loader->start_epoch(epoch);
@@ -242,6 +280,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
     const bool train_arch = dnas && epoch >= cfg.arch_warmup_epochs;
     ProgressBar bar(cfg.progress, epoch, cfg.epochs, steps_per_epoch, "subnet-img/s");
     const auto t0 = std::chrono::steady_clock::now();
+    const size_t mallocs0 = device_memory_stats(cfg.device).driver_allocs;
     double loss_sum = 0;
     int64_t subnet_images = 0, step_in_epoch = 0;
     while (auto b = loader.next()) {
@@ -312,6 +351,7 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
     er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     er.subnet_images_per_s = subnet_images / er.seconds;
     er.train_loss = loss_sum / std::max<int64_t>(step_in_epoch, 1);
+    if (!cfg.device.is_cpu()) er.device_mallocs = static_cast<int64_t>(device_memory_stats(cfg.device).driver_allocs - mallocs0);
     std::vector<Arch> archs = eval_archs;
     std::vector<std::string> names = cfg.eval_archs;
     if (dn) {

@@ -84,6 +84,7 @@ struct SupernetEpoch {
   int64_t epoch = 0;
   double train_loss = 0, seconds = 0, subnet_images_per_s = 0;
   std::map<std::string, double> test_accuracy;  // per evaluation arch
+  int64_t device_mallocs = -1;  // on a GPU: cudaMalloc calls during the epoch's steps (-1: CPU run)
 };
 
 struct SupernetTrainResult {

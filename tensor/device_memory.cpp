@@ -39,6 +39,11 @@ void fail_without_cuda(const char* op) {
 
 int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "hwnas was built without CUDA"; }
+GpuInfo gpu_info(Device d) { fail_without_cuda(("gpu info of " + d.str()).c_str()); }
+DeviceMemoryStats device_memory_stats(Device) { return {}; }
+void reserve_device_memory(Device d, size_t) {
+  if (!d.is_cpu()) fail_without_cuda("reserve");
+}
 void* device_alloc(size_t, Device d) { fail_without_cuda(("tensor on " + d.str()).c_str()); }
 void device_free(void*, Device) {}
 void synchronize_device(Device d) {
@@ -56,6 +61,32 @@ void add_inplace_on_device(const Tensor&, const Tensor&) { fail_without_cuda("gr
 
 int cuda_device_count() { return cuda::device_count(); }
 std::string cuda_unavailable_reason() { return cuda::no_device_reason(); }
+
+GpuInfo gpu_info(Device d) {
+  if (d.is_cpu()) fail("gpu info: {} is not a GPU", d.str());
+  cuda::check_device(d.index, "gpu info");
+  cudaDeviceProp p{};
+  HWNAS_CUDA_CHECK(cudaGetDeviceProperties(&p, d.index), "gpu info");
+  int mem_khz = 0, bus_bits = 0;
+  HWNAS_CUDA_CHECK(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, d.index), "gpu info");
+  HWNAS_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, d.index), "gpu info");
+  return {p.name, p.multiProcessorCount, 2.0 * mem_khz * 1e3 * bus_bits / 8.0};
+}
+
+DeviceMemoryStats device_memory_stats(Device d) {
+  if (d.is_cpu()) return {};
+  cuda::check_device(d.index, "memory stats");
+  const cuda::AllocatorStats a = cuda::allocator(d.index).stats();
+  return {a.reserved_bytes, a.allocated_bytes, a.peak_allocated_bytes, a.driver_allocs};
+}
+
+void reserve_device_memory(Device d, size_t bytes) {
+  if (d.is_cpu()) return;
+  cuda::check_device(d.index, "reserve");
+  cuda::CachingAllocator& a = cuda::allocator(d.index);
+  a.release_cache();
+  a.reserve(bytes, cuda::stream(d.index));
+}
 
 void* device_alloc(size_t nbytes, Device d) {
   cuda::check_device(d.index, "tensor");

@@ -20,8 +20,31 @@ int cuda_device_count();                // 0 without the backend or without a GP
 std::string cuda_unavailable_reason();  // why there is no GPU to use; "" when there is
 [[noreturn]] void fail_without_cuda(const char* op);  // "<op>: built without CUDA ..."
 
+// A GPU as the kernel lab reports it: its name, SM count, and theoretical DRAM bandwidth (bytes/s:
+// 2 transfers per memory clock x bus width), the peak a memory-bound kernel's GB/s is a share of.
+// Throws without a GPU.
+struct GpuInfo {
+  std::string name;
+  int sms = 0;
+  double peak_bandwidth = 0;
+};
+GpuInfo gpu_info(Device d);
+
 // Waits until `d`'s queued work is done (a no-op on the CPU): for timing GPU work from the host.
 void synchronize_device(Device d);
+
+// The caching allocator's counters for `d` (all zero on the CPU and without CUDA).
+struct DeviceMemoryStats {
+  size_t reserved_bytes = 0;        // held from the driver
+  size_t allocated_bytes = 0;       // in live tensors
+  size_t peak_allocated_bytes = 0;
+  size_t driver_allocs = 0;         // cudaMalloc calls so far
+};
+DeviceMemoryStats device_memory_stats(Device d);
+// Returns `d`'s fully free cached segments to the driver, then makes sure one free block of at
+// least `bytes` is cached (one cudaMalloc), so that later steps needing no more than that are
+// served from the cache. A no-op on the CPU.
+void reserve_device_memory(Device d, size_t bytes);
 
 void* device_alloc(size_t nbytes, Device d);
 void device_free(void* p, Device d);
