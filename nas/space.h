@@ -114,6 +114,12 @@ Arch sample_arch_within(const SearchSpace& s, const ChoiceSets& allowed, Generat
 // choice: every dimension's choices are listed smallest first).
 Arch max_arch_within(const SearchSpace& s, const ChoiceSets& allowed);
 Arch min_arch_within(const SearchSpace& s, const ChoiceSets& allowed);
+// Subnets at full depth that together take every choice of every dimension: subnet i sets each
+// non-depth dimension to its choice min(i, count - 1), as many subnets as the largest choice
+// count. Every layer thus runs at each of its own choices (the supernet trainer runs them once on
+// a GPU to build the convolution plans of a space's shapes); combinations of neighbouring
+// layers' choices are not all covered.
+std::vector<Arch> choice_covering_archs(const SearchSpace& s);
 // The choices of blocks that the depth drops set to their first choice, so that archs giving
 // the same network compare equal.
 Arch canonical_arch(const SearchSpace& s, const Arch& a);

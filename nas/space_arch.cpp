@@ -172,6 +172,19 @@ Arch min_arch_within(const SearchSpace& s, const ChoiceSets& allowed) {
   return arch_from_choices(s, c);
 }
 
+std::vector<Arch> choice_covering_archs(const SearchSpace& s) {
+  size_t most = 1;
+  for (const Dimension& d : s.dims) most = std::max(most, d.size());
+  std::vector<Arch> archs;
+  for (size_t i = 0; i < most; ++i) {
+    std::vector<size_t> choices;
+    for (const Dimension& d : s.dims)
+      choices.push_back(d.kind == DimKind::depth ? d.size() - 1 : std::min(i, d.size() - 1));
+    archs.push_back(arch_from_choices(s, choices));
+  }
+  return archs;
+}
+
 Arch canonical_arch(const SearchSpace& s, const Arch& a) {
   std::vector<size_t> c = arch_choices(s, a);
   const std::vector<int64_t> depth = stage_depths(s, a);

@@ -62,21 +62,28 @@ SupernetEpoch supernet_epoch_from_json(const json& j) {
   return e;
 }
 
-// One untimed step of the heaviest forward-backward the sampler runs (the max subnet on a full
-// batch; DNAS: every candidate, mixed by the logits' softmax), on zero images, with the batch-norm running
-// statistics restored and the gradients dropped afterwards. Its peak memory beyond what stays
-// allocated is then reserved in one block, so the sampled, smaller subnets' steps are served from
-// the allocator's cache without cudaMalloc (each epoch's history records how many were still
-// needed: "device_mallocs"). Returns the bytes reserved.
-size_t reserve_for_largest_step(ElasticMobileSupernet& net, const SupernetTrainConfig& cfg, const Arch& amax,
-                                DnasState* dn) {
+// Before training on a GPU: untimed forward-backward steps on zero images, with the batch-norm
+// running statistics restored and the gradients dropped afterwards.
+//  - Plans: the subnets of choice_covering_archs (nas/space.h; DNAS: the full mixture, which
+//    runs every candidate), so the conv plan cache is warm for the space's shapes.
+//  - Memory: the heaviest step the sampler runs (the max subnet on a full batch; DNAS: the
+//    mixture). Its peak beyond what stays allocated is reserved in one block, so the sampled,
+//    smaller subnets' steps are served from the allocator's cache without cudaMalloc (each
+//    epoch's history records how many were still needed: "device_mallocs").
+// Returns the bytes reserved.
+size_t prepare_device(ElasticMobileSupernet& net, const SupernetTrainConfig& cfg, const Arch& amax, DnasState* dn) {
   std::vector<Tensor> saved;
   for (auto& [name, b] : net.named_buffers()) saved.push_back(b.clone());
   {
     const Variable x(Tensor::zeros({cfg.batch, 1, 28, 28}, DType::f32, MemoryFormat::channels_last).to(cfg.device));
     const Tensor y = Tensor::zeros({cfg.batch}, DType::i64).to(cfg.device);
-    Variable logits = dn ? net.forward_weighted(x, dn->mean_weights()) : net.forward(x, amax);
-    cross_entropy(logits, y).backward();
+    if (dn) {
+      cross_entropy(net.forward_weighted(x, dn->mean_weights()), y).backward();
+    } else {
+      std::vector<Arch> archs = choice_covering_archs(elastic_mobile_space());
+      archs.push_back(amax);
+      for (const Arch& a : archs) cross_entropy(net.forward(x, a), y).backward();
+    }
   }
   size_t i = 0;
   for (auto& [name, b] : net.named_buffers()) b.copy_(saved[i++]);
@@ -268,9 +275,9 @@ SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
   const Arch amax = max_arch_within(space, cfg.allowed_choices), amin = min_arch_within(space, cfg.allowed_choices);
   auto sample = [&] { return sample_arch_within(space, cfg.allowed_choices, arch_gen); };
   if (!cfg.device.is_cpu() && start_epoch < cfg.epochs) {
-    const size_t reserved = reserve_for_largest_step(net, cfg, amax, dn.get());
+    const size_t reserved = prepare_device(net, cfg, amax, dn.get());
     if (cfg.progress)
-      std::fprintf(stderr, "%s: reserved %.1f MiB of cached memory for the largest subnet's step\n",
+      std::fprintf(stderr, "%s: conv plans warmed for the space's shapes; %.1f MiB reserved for the largest step\n",
                    cfg.device.str().c_str(), static_cast<double>(reserved) / (1 << 20));
   }
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {

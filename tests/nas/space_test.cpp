@@ -122,6 +122,26 @@ TEST(SearchSpace, UniformSamplingCoversEveryChoiceAndIsSeeded) {
   EXPECT_EQ(ops.size(), 9u);
 }
 
+TEST(SearchSpace, ChoiceCoveringArchsTakeEveryChoiceAtFullDepth) {
+  for (const SearchSpace* s : {&elastic_mobile_space(), &fbnet_space()}) {
+    SCOPED_TRACE(s->name);
+    const std::vector<Arch> archs = choice_covering_archs(*s);
+    size_t most = 0;
+    for (const Dimension& d : s->dims) most = std::max(most, d.size());
+    EXPECT_EQ(archs.size(), most);
+    std::vector<std::set<size_t>> seen(s->dims.size());
+    for (const Arch& a : archs) {
+      EXPECT_EQ(a.depth, max_arch(*s).depth);
+      const auto ch = arch_choices(*s, a);
+      for (size_t d = 0; d < ch.size(); ++d) seen[d].insert(ch[d]);
+    }
+    for (size_t d = 0; d < s->dims.size(); ++d)
+      if (s->dims[d].kind != DimKind::depth)
+        EXPECT_EQ(seen[d].size(), s->dims[d].size()) << dim_name(s->dims[d].kind) << "[" << s->dims[d].pos << "]";
+  }
+  EXPECT_EQ(choice_covering_archs(elastic_mobile_space()).back(), max_arch(elastic_mobile_space()));
+}
+
 TEST(SearchSpace, ValidationNamesTheDimensionAndPosition) {
   const SearchSpace& em = elastic_mobile_space();
   auto em_err = [&](const std::string& text) { return error_of([&] { parse_arch(em, text); }); };
