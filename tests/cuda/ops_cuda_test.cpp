@@ -245,18 +245,22 @@ TEST(OpsCuda, MixedOpWeightedSumAndGumbelSoftmax) {
   Tensor gy = test::randn({2, 4, 3, 3}, 40);
   Variable yc = weighted_sum(cx, w_cpu);
   yc.backward(gy);
-  for (bool fused : {true, false})
-  for (Variable* w : {&w_cpu, &w_gpu}) {
-    SCOPED_TRACE(::testing::Message() << "fused " << fused << ", weights on " << w->data().device().str());
-    FusedKernelsScope scope(fused);
-    Variable wg(w->data(), true);
-    Variable yg = weighted_sum(gx, wg);
-    EXPECT_TRUE(yg.data().is_cuda());
-    EXPECT_TRUE(test::all_close(yg.data().cpu(), yc.data(), 1e-5f, 1e-5f));
-    yg.backward(gy.cuda());
-    EXPECT_EQ(wg.grad().device(), w->data().device());
-    EXPECT_TRUE(test::all_close(wg.grad().cpu(), w_cpu.grad(), 1e-4f, 1e-4f)) << "weights' gradient";
-    for (size_t i = 0; i < 3; ++i) gx[i].zero_grad();
+  for (bool fused : {true, false}) {
+    for (Variable* w : {&w_cpu, &w_gpu}) {
+      SCOPED_TRACE(::testing::Message() << "fused " << fused << ", weights on " << w->data().device().str());
+      FusedKernelsScope scope(fused);
+      Variable wg(w->data(), true);
+      Variable yg = weighted_sum(gx, wg);
+      EXPECT_TRUE(yg.data().is_cuda());
+      EXPECT_TRUE(test::all_close(yg.data().cpu(), yc.data(), 1e-5f, 1e-5f));
+      yg.backward(gy.cuda());
+      EXPECT_EQ(wg.grad().device(), w->data().device());
+      EXPECT_TRUE(test::all_close(wg.grad().cpu(), w_cpu.grad(), 1e-4f, 1e-4f)) << "weights' gradient";
+      for (size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(test::all_close(gx[i].grad().cpu(), cx[i].grad(), 1e-5f, 1e-5f)) << "candidate " << i;
+        gx[i].zero_grad();
+      }
+    }
   }
   // Gumbel-softmax on GPU logits draws the same noise as on the host (one generator).
   Generator g1(5), g2(5);
