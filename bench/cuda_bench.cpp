@@ -36,10 +36,7 @@ bool have_gpu(benchmark::State& st) {
 
 Tensor gpu_randn(const Shape& shape, uint64_t seed, MemoryFormat fmt = MemoryFormat::contiguous) {
   Generator g(seed);
-  Tensor t = Tensor::empty(shape);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = g.normal();
-  return t.contiguous(fmt).to(kGpu);
+  return Tensor::randn(shape, g).contiguous(fmt).to(kGpu);
 }
 
 // Runs f once untimed (first launches, allocator cache), then times each iteration to the end of

@@ -88,7 +88,6 @@ Variable weighted_sum_composed(const std::vector<Variable>& inputs, const std::v
   });
 }
 
-
 // The fused path: the forward in one launch, the backward's candidate and weight gradients in
 // one launch plus a one-block sum (cuda/fused_supernet.h); one host transfer of the k weight
 // gradients where the composed path syncs once per candidate.
