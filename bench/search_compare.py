@@ -9,6 +9,12 @@ chosen and hand-picked subnet is measured again on host-cpu in interleaved round
 the rounds' medians, so drift hits all alike) and tested on the Fashion-MNIST test set with
 `hwnas eval` (batch norm recalibrated), the same procedure for all.
 
+Latency is host-cpu against a reference network (--reference, default elastic-mobile:min; ""
+for raw medians): every measurement pairs each run with a run of the reference and scales the
+ratio to the reference's latency measured once at the start (OUT/target.json), so the bounds,
+the searches and the re-measurement agree although this machine's speed drifts by up to 2x over
+minutes (docs/hw-targets.md).
+
   bench/search_compare.py --hwnas build/hwnas --supernet runs/sn/checkpoint.hwnas --out runs/compare
 
 Results: OUT/compare.json and a markdown table on stdout. Re-running skips finished searches.
@@ -56,13 +62,25 @@ def main():
     p.add_argument("--seed", default="0")
     p.add_argument("--val-images", default="2000", help="validation images per subnet evaluation (hwnas search --val-images)")
     p.add_argument("--recal-batches", default="10", help="BN recalibration batches per evaluation (hwnas search --recal-batches)")
+    p.add_argument("--reference", default="elastic-mobile:min",
+                   help="host-cpu reference network the latencies are scaled against (\"\" for raw medians)")
     p.add_argument("--set", action="append", default=[], help="ALGO:KEY=VALUE passed to that algorithm's --set")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     hw = a.hwnas
 
+    target = "host-cpu"
+    if a.reference:
+        target = os.path.join(a.out, "target.json")
+        if not os.path.exists(target):
+            raw = [run_json([hw, "measure", "--target", "host-cpu", "--net", a.reference, "--runs", "100"])
+                   ["cost"]["latency_ms"] for _ in range(5)]
+            write_json(target, {"kind": "host-cpu", "name": "host-cpu", "reference": a.reference,
+                                "reference_ms": round(statistics.median(raw), 4)})
+        print(f"host-cpu scaled to {a.reference} at {json.load(open(target))['reference_ms']} ms", file=sys.stderr)
+
     def measure(arch_file, runs):
-        return run_json([hw, "measure", "--target", "host-cpu", "--space", "elastic-mobile", "--arch", arch_file,
+        return run_json([hw, "measure", "--target", target, "--space", "elastic-mobile", "--arch", arch_file,
                          "--runs", str(runs)])["cost"]["latency_ms"]
 
     archs_dir = os.path.join(a.out, "archs")
@@ -96,7 +114,7 @@ def main():
             d = os.path.join(a.out, bname, algo)
             done = os.path.join(d, "run.json")
             if not os.path.exists(done):
-                cmd = [hw, "search", "--supernet", a.supernet, "--target", "host-cpu", "--constraint",
+                cmd = [hw, "search", "--supernet", a.supernet, "--target", target, "--constraint",
                        f"latency_ms<={bound}", "--algo", algo, "--budget", str(a.budget), "--seed", a.seed,
                        "--out", d, "--eval-threads", a.eval_threads, "--val-images", a.val_images,
                        "--recal-batches", a.recal_batches, "--no-test", "--quiet"]
@@ -167,7 +185,8 @@ def main():
     for n in ["max", "min", "uniform-middle"]:
         f = final[n]
         print(f"| - | hand: {n} | {f['test_accuracy']:.4f} | {f['latency_ms']:.3f} | | | | |")
-    write_json(os.path.join(a.out, "compare.json"), {"bounds": bounds, "rows": rows, "final": final})
+    write_json(os.path.join(a.out, "compare.json"), {"bounds": bounds, "rows": rows, "final": final,
+                                                     "target": json.load(open(target)) if a.reference else target})
 
 
 if __name__ == "__main__":

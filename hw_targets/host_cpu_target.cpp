@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "nas/builtin_networks.h"
 #include "nn/measure.h"
 
 namespace hwnas {
@@ -12,7 +13,7 @@ using nlohmann::json;
 
 HostCpuOptions host_cpu_options(const json& config, const std::string& source) {
   TargetConfigReader r{config, source};
-  r.only({"threads", "batch", "warmup", "runs", "rounds", "seed"});
+  r.only({"threads", "batch", "warmup", "runs", "rounds", "seed", "reference", "reference_ms"});
   HostCpuOptions o;
   o.threads = int(r.integer("threads", 1, 1));
   o.batch = r.integer("batch", 1, 1);
@@ -20,6 +21,21 @@ HostCpuOptions host_cpu_options(const json& config, const std::string& source) {
   o.runs = int(r.integer("runs", 30, 1));
   o.rounds = std::min(o.runs, int(r.integer("rounds", o.runs, 1)));  // at most one run per round
   o.seed = uint64_t(r.integer("seed", 0, 0));
+  o.reference = r.string("reference", "");
+  o.reference_ms = r.number("reference_ms", 0, 0);
+  if (o.reference.empty()) {
+    if (config.contains("reference_ms")) fail("target {}: \"reference_ms\" needs a \"reference\" network", source);
+    return o;
+  }
+  if (o.reference_ms <= 0)
+    fail("target {}: \"reference\" needs \"reference_ms\" > 0, the latency (ms) the reference's runs are scaled "
+         "to; `hwnas measure --net {}` gives its latency now", source, o.reference);
+  // Each network's runs pair with the reference's, one of each per round.
+  if (config.contains("rounds") && o.rounds != o.runs)
+    fail("target {}: \"rounds\" cannot differ from \"runs\" with a \"reference\" (each run pairs with a "
+         "reference run), got rounds {} and runs {}", source, o.rounds, o.runs);
+  o.rounds = o.runs;
+  resolve_network(o.reference);  // a bad name fails here, not at the first measurement
   return o;
 }
 
@@ -39,21 +55,54 @@ double percentile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
 
+CostResult raw_result(const InferMeasurement& m, const HostCpuOptions& o) {
+  CostResult r;
+  r.method = CostMethod::measured;
+  r.latency_ms = m.median_ms;
+  const double p10 = percentile(m.iter_ms, 0.1), p90 = percentile(m.iter_ms, 0.9);
+  r.spread_pct = m.median_ms > 0 ? 100.0 * (p90 - p10) / m.median_ms : 0.0;
+  r.details = json{{"p10_ms", p10}, {"p90_ms", p90}, {"runs", o.runs}, {"batch", o.batch}, {"threads", o.threads}};
+  return r;
+}
+
+// `m`'s runs against the reference runs that followed each of them (`ref`, the same rounds).
+CostResult scaled_result(const InferMeasurement& m, const InferMeasurement& ref, const HostCpuOptions& o) {
+  std::vector<double> ratio;
+  for (size_t k = 0; k < m.iter_ms.size() && k < ref.iter_ms.size(); ++k)
+    ratio.push_back(m.iter_ms[k] / std::max(ref.iter_ms[k], 1e-9));
+  const double scale = median(ratio);
+  CostResult r = raw_result(m, o);
+  r.latency_ms = scale * o.reference_ms;
+  r.spread_pct = scale > 0 ? 100.0 * (percentile(ratio, 0.9) - percentile(ratio, 0.1)) / scale : 0.0;
+  r.details["raw_median_ms"] = m.median_ms;
+  r.details["reference"] = o.reference;
+  r.details["reference_ms"] = o.reference_ms;
+  r.details["reference_median_ms"] = ref.median_ms;
+  r.details["ratio_to_reference"] = scale;
+  return r;
+}
+
 }  // namespace
 
 std::vector<CostResult> measure_on_host_cpu(const std::vector<NetworkSpec>& nets, const HostCpuOptions& o,
                                             const std::function<void(double)>& progress) {
   ThreadScope threads(o.threads);
   std::vector<CostResult> out;
-  for (const InferMeasurement& m : measure_infer_many(nets, o.batch, o.warmup, o.runs, o.rounds, o.seed, progress)) {
-    CostResult r;
-    r.method = CostMethod::measured;
-    r.latency_ms = m.median_ms;
-    const double p10 = percentile(m.iter_ms, 0.1), p90 = percentile(m.iter_ms, 0.9);
-    r.spread_pct = m.median_ms > 0 ? 100.0 * (p90 - p10) / m.median_ms : 0.0;
-    r.details = json{{"p10_ms", p10}, {"p90_ms", p90}, {"runs", o.runs}, {"batch", o.batch}, {"threads", o.threads}};
-    out.push_back(std::move(r));
+  if (o.reference.empty()) {
+    for (const InferMeasurement& m : measure_infer_many(nets, o.batch, o.warmup, o.runs, o.rounds, o.seed, progress))
+      out.push_back(raw_result(m, o));
+    return out;
   }
+  // Each network followed by its own copy of the reference, so every run of it has a reference
+  // run right after it (rounds = runs: one run of each per round).
+  const NetworkSpec ref = resolve_network(o.reference);
+  std::vector<NetworkSpec> paired;
+  for (const NetworkSpec& n : nets) {
+    paired.push_back(n);
+    paired.push_back(ref);
+  }
+  const std::vector<InferMeasurement> m = measure_infer_many(paired, o.batch, o.warmup, o.runs, o.runs, o.seed, progress);
+  for (size_t i = 0; i < nets.size(); ++i) out.push_back(scaled_result(m[2 * i], m[2 * i + 1], o));
   return out;
 }
 
@@ -73,9 +122,29 @@ class HostCpuTarget : public Target {
   std::vector<LayerTimings> time_layers_in_context(const std::vector<NetworkSpec>& nets) override {
     ThreadScope threads(opts_.threads);
     std::vector<LayerTimings> r;
-    for (const InferLayerMeasurement& m :
-         measure_infer_layers_many(nets, opts_.batch, opts_.warmup, opts_.runs, opts_.rounds, opts_.seed, on_progress))
-      r.push_back(LayerTimings{m.layer_ms, m.whole_ms});
+    if (opts_.reference.empty()) {
+      for (const InferLayerMeasurement& m :
+           measure_infer_layers_many(nets, opts_.batch, opts_.warmup, opts_.runs, opts_.rounds, opts_.seed, on_progress))
+        r.push_back(LayerTimings{m.layer_ms, m.whole_ms});
+      return r;
+    }
+    // As in measure_on_host_cpu, each network followed by a copy of the reference; its layers are
+    // scaled by reference_ms over the reference's median in the same rounds (a ratio of medians:
+    // the layers' runs have no single partner run).
+    const NetworkSpec ref = resolve_network(opts_.reference);
+    std::vector<NetworkSpec> paired;
+    for (const NetworkSpec& n : nets) {
+      paired.push_back(n);
+      paired.push_back(ref);
+    }
+    const std::vector<InferLayerMeasurement> m =
+        measure_infer_layers_many(paired, opts_.batch, opts_.warmup, opts_.runs, opts_.runs, opts_.seed, on_progress);
+    for (size_t i = 0; i < nets.size(); ++i) {
+      const double scale = opts_.reference_ms / std::max(m[2 * i + 1].whole_ms, 1e-9);
+      LayerTimings t{m[2 * i].layer_ms, m[2 * i].whole_ms * scale};
+      for (double& v : t.layer_ms) v *= scale;
+      r.push_back(std::move(t));
+    }
     return r;
   }
   json config() const override {
@@ -86,6 +155,10 @@ class HostCpuTarget : public Target {
     c["runs"] = opts_.runs;
     c["rounds"] = opts_.rounds;
     c["seed"] = opts_.seed;
+    if (!opts_.reference.empty()) {
+      c["reference"] = opts_.reference;
+      c["reference_ms"] = opts_.reference_ms;
+    }
     return c;
   }
 

@@ -80,6 +80,41 @@ TEST(TargetTest, ConfigFileNamesTheTarget) {
   std::filesystem::remove_all(dir);
 }
 
+// A network measured against itself as the reference has paired ratios near 1, so its latency
+// comes out near reference_ms whatever the machine's speed; the raw median stays in the details.
+TEST(TargetTest, HostCpuReferenceScalesLatencyToTheReferenceMs) {
+  const auto dir = std::filesystem::temp_directory_path() / "hwnas_target_reference_test";
+  std::filesystem::create_directories(dir);
+  const std::string ref = (dir / "tiny.json").string();
+  {
+    std::ofstream f(ref);
+    f << network_spec_to_json(tiny_net()).dump();
+  }
+  TargetPtr t = make_target("host-cpu", json{{"runs", 9}, {"warmup", 1}, {"reference", ref}, {"reference_ms", 100.0}});
+  const CostResult r = t->cost(tiny_net());
+  EXPECT_GT(r.latency_ms, 25.0);  // near 100 (a ratio near 1), never the raw ~0.01 ms
+  EXPECT_LT(r.latency_ms, 400.0);
+  EXPECT_LT(r.details.at("raw_median_ms").get<double>(), 25.0);
+  EXPECT_EQ(r.details.at("reference"), ref);
+  EXPECT_EQ(t->config().at("reference_ms"), 100.0);
+  EXPECT_EQ(t->config().at("rounds"), 9);  // one run of each per round
+  const LayerTimings layers = t->time_layers_in_context({tiny_net()}).at(0);
+  EXPECT_GT(layers.whole_ms, 25.0);  // scaled like cost()
+  EXPECT_LT(layers.whole_ms, 400.0);
+
+  const std::string no_ms = error_of([&] { make_target("host-cpu", json{{"reference", ref}}); });
+  EXPECT_TRUE(test::contains(no_ms, "needs \"reference_ms\" > 0")) << no_ms;
+  EXPECT_TRUE(test::contains(error_of([] { make_target("host-cpu", json{{"reference_ms", 1.0}}); }),
+                             "needs a \"reference\" network"));
+  const std::string rounds = error_of([&] {
+    make_target("host-cpu", json{{"reference", ref}, {"reference_ms", 1.0}, {"runs", 10}, {"rounds", 2}});
+  });
+  EXPECT_TRUE(test::contains(rounds, "\"rounds\" cannot differ")) << rounds;
+  EXPECT_FALSE(error_of([] { make_target("host-cpu", json{{"reference", "no-such-net"}, {"reference_ms", 1.0}}); })
+                   .empty());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TargetTest, CudaTargetSaysWhyItCannotRun) {
   std::string why;
   if (cuda_target_available(&why)) GTEST_SKIP() << "a GPU is available; this checks the message without one";
