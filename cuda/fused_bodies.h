@@ -30,15 +30,21 @@ struct WeightedSumArgs {
 
 HWNAS_HD float weighted_sum_at(const WeightedSumArgs& a, int64_t i) {
   float s = a.w[0] * a.x[0][i];
-  for (int m = 1; m < a.k; ++m) s += a.w[m] * a.x[m][i];
+  HWNAS_UNROLL
+  for (int m = 1; m < kMaxCandidates; ++m)
+    if (m < a.k) s += a.w[m] * a.x[m][i];
   return s;
 }
 
 // Backward at element i: gx_m[i] = w_m gy[i] (where wanted), and, when dots is not null,
 // dots[m] += gy[i] x_m[i] (the weights' gradient, summed over the elements by the caller).
+// The loops here and below run to the compile-time limit with a guard (HWNAS_UNROLL: the
+// callers' per-thread arrays stay in registers).
 HWNAS_HD void weighted_sum_backward_at(const WeightedSumArgs& a, int64_t i, float* dots) {
   const float g = a.gy[i];
-  for (int m = 0; m < a.k; ++m) {
+  HWNAS_UNROLL
+  for (int m = 0; m < kMaxCandidates; ++m) {
+    if (m >= a.k) break;
     if (a.gx[m]) a.gx[m][i] = a.w[m] * g;
     if (dots) dots[m] += g * a.x[m][i];
   }
@@ -72,11 +78,17 @@ HWNAS_HD int64_t split_attention_offset(const SplitAttentionArgs& a, int64_t nc,
 // att[m] = softmax over the splits of logit_m[nc], max-subtracted (as ops/split_attention.cpp).
 HWNAS_HD void split_attention_weights(const SplitAttentionArgs& a, int64_t nc, float* att) {
   float mx = a.logit[0][nc];
-  for (int m = 1; m < a.r; ++m) mx = a.logit[m][nc] > mx ? a.logit[m][nc] : mx;
+  HWNAS_UNROLL
+  for (int m = 1; m < kMaxRadix; ++m)
+    if (m < a.r) mx = a.logit[m][nc] > mx ? a.logit[m][nc] : mx;
   float sum = 0.f;
-  for (int m = 0; m < a.r; ++m) sum += (att[m] = expf(a.logit[m][nc] - mx));
+  HWNAS_UNROLL
+  for (int m = 0; m < kMaxRadix; ++m)
+    if (m < a.r) sum += (att[m] = expf(a.logit[m][nc] - mx));
   const float inv = 1.f / sum;
-  for (int m = 0; m < a.r; ++m) att[m] *= inv;
+  HWNAS_UNROLL
+  for (int m = 0; m < kMaxRadix; ++m)
+    if (m < a.r) att[m] *= inv;
 }
 
 HWNAS_HD void split_attention_forward_pixels(const SplitAttentionArgs& a, int64_t nc, const float* att,
@@ -84,7 +96,9 @@ HWNAS_HD void split_attention_forward_pixels(const SplitAttentionArgs& a, int64_
   for (int64_t p = first; p < a.hw; p += step) {
     const int64_t off = split_attention_offset(a, nc, p);
     float v = att[0] * a.s[0][off];
-    for (int m = 1; m < a.r; ++m) v += att[m] * a.s[m][off];
+    HWNAS_UNROLL
+    for (int m = 1; m < kMaxRadix; ++m)
+      if (m < a.r) v += att[m] * a.s[m][off];
     a.out[off] = v;
   }
 }
@@ -95,7 +109,9 @@ HWNAS_HD void split_attention_backward_pixels(const SplitAttentionArgs& a, int64
   for (int64_t p = first; p < a.hw; p += step) {
     const int64_t off = split_attention_offset(a, nc, p);
     const float g = a.gy[off];
-    for (int m = 0; m < a.r; ++m) {
+    HWNAS_UNROLL
+    for (int m = 0; m < kMaxRadix; ++m) {
+      if (m >= a.r) break;
       if (a.ds[m]) a.ds[m][off] = att[m] * g;
       if (dots) dots[m] += g * a.s[m][off];
     }
@@ -106,9 +122,12 @@ HWNAS_HD void split_attention_backward_pixels(const SplitAttentionArgs& a, int64
 HWNAS_HD void split_attention_logit_grads(const SplitAttentionArgs& a, int64_t nc, const float* att,
                                           const float* dots) {
   float mix = 0.f;
-  for (int m = 0; m < a.r; ++m) mix += att[m] * dots[m];
-  for (int m = 0; m < a.r; ++m)
-    if (a.dlogit[m]) a.dlogit[m][nc] = att[m] * (dots[m] - mix);
+  HWNAS_UNROLL
+  for (int m = 0; m < kMaxRadix; ++m)
+    if (m < a.r) mix += att[m] * dots[m];
+  HWNAS_UNROLL
+  for (int m = 0; m < kMaxRadix; ++m)
+    if (m < a.r && a.dlogit[m]) a.dlogit[m][nc] = att[m] * (dots[m] - mix);
 }
 
 // ---- ordered dropout: channels >= the sample's width zeroed, every width group at once -----

@@ -23,10 +23,13 @@ __global__ void weighted_sum_forward_kernel(WeightedSumArgs a) {
 // Candidate gradients, and per block the k partial weight gradients (partials[block * k + m]).
 __global__ void weighted_sum_backward_kernel(WeightedSumArgs a, float* partials) {
   float dots[kMaxCandidates];
-  for (int m = 0; m < a.k; ++m) dots[m] = 0.f;
+#pragma unroll
+  for (int m = 0; m < kMaxCandidates; ++m) dots[m] = 0.f;
   HWNAS_GRID_STRIDE(i, a.n) weighted_sum_backward_at(a, i, partials ? dots : nullptr);
   if (!partials) return;
-  for (int m = 0; m < a.k; ++m) {
+#pragma unroll
+  for (int m = 0; m < kMaxCandidates; ++m) {
+    if (m >= a.k) break;  // the same k in every thread: the block reaches block_sum's barriers together
     const float s = block_sum(dots[m]);
     if (threadIdx.x == 0) partials[blockIdx.x * a.k + m] = s;
   }
@@ -59,13 +62,17 @@ __global__ void split_attention_forward_cl(SplitAttentionArgs a) {
   }
 }
 
-__global__ void split_attention_backward_cl(SplitAttentionArgs a, bool logit_grads) {
+// kLogitGrads is a template argument so that `dots` is known not to escape as a pointer: with it
+// and the unrolled loops of the bodies, att and dots stay in registers.
+template <bool kLogitGrads>
+__global__ void split_attention_backward_cl(SplitAttentionArgs a) {
   HWNAS_GRID_STRIDE(nc, a.n * a.c) {
     float att[kMaxRadix], dots[kMaxRadix];
-    for (int m = 0; m < a.r; ++m) dots[m] = 0.f;
+#pragma unroll
+    for (int m = 0; m < kMaxRadix; ++m) dots[m] = 0.f;
     split_attention_weights(a, nc, att);
-    split_attention_backward_pixels(a, nc, att, 0, 1, logit_grads ? dots : nullptr);
-    if (logit_grads) split_attention_logit_grads(a, nc, att, dots);
+    split_attention_backward_pixels(a, nc, att, 0, 1, kLogitGrads ? dots : nullptr);
+    if (kLogitGrads) split_attention_logit_grads(a, nc, att, dots);
   }
 }
 
@@ -82,18 +89,22 @@ __global__ void split_attention_forward_planes(SplitAttentionArgs a) {
   }
 }
 
-__global__ void split_attention_backward_planes(SplitAttentionArgs a, bool logit_grads) {
+template <bool kLogitGrads>
+__global__ void split_attention_backward_planes(SplitAttentionArgs a) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
   for (int64_t nc = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) >> 5; nc < a.n * a.c;
        nc += warps) {
     float att[kMaxRadix], dots[kMaxRadix];
-    for (int m = 0; m < a.r; ++m) dots[m] = 0.f;
+#pragma unroll
+    for (int m = 0; m < kMaxRadix; ++m) dots[m] = 0.f;
     split_attention_weights(a, nc, att);
-    split_attention_backward_pixels(a, nc, att, lane, 32, logit_grads ? dots : nullptr);
-    if (!logit_grads) continue;
-    for (int m = 0; m < a.r; ++m)
-      for (int o = 16; o > 0; o >>= 1) dots[m] += __shfl_xor_sync(0xffffffffu, dots[m], o);
+    split_attention_backward_pixels(a, nc, att, lane, 32, kLogitGrads ? dots : nullptr);
+    if (!kLogitGrads) continue;
+#pragma unroll
+    for (int m = 0; m < kMaxRadix; ++m)
+      if (m < a.r)
+        for (int o = 16; o > 0; o >>= 1) dots[m] += __shfl_xor_sync(0xffffffffu, dots[m], o);
     if (lane == 0) split_attention_logit_grads(a, nc, att, dots);
   }
 }
@@ -147,8 +158,11 @@ void split_attention_backward(const SplitAttentionArgs& a, int device) {
   if (planes == 0) return;
   cudaStream_t s = stream_of(device);
   const bool logit_grads = wants_logit_grads(a);
-  if (a.channels_last) split_attention_backward_cl<<<grid_size(planes, kThreads), kThreads, 0, s>>>(a, logit_grads);
-  else split_attention_backward_planes<<<warp_grid(planes), kThreads, 0, s>>>(a, logit_grads);
+  const unsigned cl_grid = grid_size(planes, kThreads), plane_grid = warp_grid(planes);
+  if (a.channels_last && logit_grads) split_attention_backward_cl<true><<<cl_grid, kThreads, 0, s>>>(a);
+  else if (a.channels_last) split_attention_backward_cl<false><<<cl_grid, kThreads, 0, s>>>(a);
+  else if (logit_grads) split_attention_backward_planes<true><<<plane_grid, kThreads, 0, s>>>(a);
+  else split_attention_backward_planes<false><<<plane_grid, kThreads, 0, s>>>(a);
   HWNAS_CUDA_CHECK_LAUNCH("split_attention_combine backward");
 }
 

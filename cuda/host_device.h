@@ -9,3 +9,13 @@
 #else
 #define HWNAS_HD inline
 #endif
+
+// HWNAS_UNROLL before a loop over a compile-time bound (kMaxCandidates, kMaxRadix) with a runtime
+// guard inside: unrolled, every index into a per-thread array is a constant, so nvcc keeps the
+// array in registers; a loop to a runtime bound indexes it at run time, which puts it in local
+// memory (ptxas: "bytes stack frame"). Host compilers see nothing.
+#if defined(__CUDA_ARCH__)
+#define HWNAS_UNROLL _Pragma("unroll")
+#else
+#define HWNAS_UNROLL
+#endif

@@ -32,6 +32,11 @@ class MultiTensorLauncher {
   using Launch = std::function<void(const cuda::TensorList&, int device)>;
   explicit MultiTensorLauncher(Launch launch) : launch_(std::move(launch)) {}
   void add(const Tensor& w, const Tensor& grad, const Tensor& state1, const Tensor& state2) {
+    // The kernel dereferences every pointer on w's device; autograd and the optimizers' own
+    // zeros_like keep them there, and this says so if something else ever does not.
+    for (const Tensor* t : {&grad, &state1, &state2})
+      if (t->defined() && !(t->device() == w.device()))
+        fail("optimizer: a parameter on {} has its gradient or state on {}", w.device().str(), t->device().str());
     const int dev = w.device().index;
     cuda::TensorList& l = lists_[dev];
     l.w[l.count] = w.device_data<float>();

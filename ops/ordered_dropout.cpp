@@ -9,6 +9,7 @@
 #include "ops/bypass.h"
 #include "ops/fused_kernels.h"
 #include "ops/kernel_util.h"
+#include "ops/width_mask_args.h"
 
 namespace hwnas {
 
@@ -44,20 +45,29 @@ void masked_copy_cuda(const Tensor& src, Tensor dst, const ChannelBlocks& b, con
   const std::vector<WidthGroup> groups = width_groups(widths);
   if (!fused_kernels_enabled() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups) || widths.empty())
     return masked_copy_views(src, dst, widths);
+  cuda::width_masked_copy(width_mask_args(b, widths), src.device_data<float>(), dst.device_data<float>(),
+                          src.device().index);
+}
+
+}  // namespace
+
+cuda::WidthMaskArgs width_mask_args(const ChannelBlocks& b, const std::vector<int64_t>& sample_widths) {
+  const std::vector<WidthGroup> groups = width_groups(sample_widths);
+  if (sample_widths.empty() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups))
+    fail("ordered_dropout: {} runs of equal width for one fused launch (1 to {})", groups.size(),
+         cuda::kMaxWidthGroups);
   cuda::WidthMaskArgs a;
   a.outer = b.outer;
   a.channels = b.channels;
   a.inner = b.inner;
-  a.per_sample = b.outer / static_cast<int64_t>(widths.size());
+  a.per_sample = b.outer / static_cast<int64_t>(sample_widths.size());
   a.groups = static_cast<int>(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
     a.group_end[g] = groups[g].end;
     a.group_width[g] = groups[g].width;
   }
-  cuda::width_masked_copy(a, src.device_data<float>(), dst.device_data<float>(), src.device().index);
+  return a;
 }
-
-}  // namespace
 
 Variable ordered_dropout(const Variable& x, const std::vector<int64_t>& sample_widths) {
   HWNAS_CHECK(x.defined() && x.data().dtype() == DType::f32 && x.dim() >= 2,

@@ -14,6 +14,7 @@
 #include "ops/mixed_op.h"
 #include "ops/ordered_dropout.h"
 #include "ops/split_attention.h"
+#include "ops/width_mask_args.h"
 #include "tests/test_util.h"
 
 namespace hwnas {
@@ -129,17 +130,7 @@ TEST(FusedBodies, WidthMaskMatchesOrderedDropoutInBothLayouts) {
     Tensor xl = cl ? test::cl(x) : x;
     Tensor ref = ordered_dropout(Variable(xl), widths).data();
     const ChannelBlocks b = channel_blocks(x.shape(), channel_format(xl));
-    cuda::WidthMaskArgs a;
-    a.outer = b.outer;
-    a.channels = b.channels;
-    a.inner = b.inner;
-    a.per_sample = b.outer / 6;
-    const auto groups = width_groups(widths);
-    a.groups = static_cast<int>(groups.size());
-    for (size_t g = 0; g < groups.size(); ++g) {
-      a.group_end[g] = groups[g].end;
-      a.group_width[g] = groups[g].width;
-    }
+    const cuda::WidthMaskArgs a = width_mask_args(b, widths);
     Tensor out = Tensor::empty(x.shape(), DType::f32, channel_format(xl));
     for (int64_t i = 0; i < x.numel(); ++i) out.data<float>()[i] = cuda::width_masked_at(a, xl.data<float>(), i);
     EXPECT_TRUE(test::all_close(out, ref, 0.f, 0.f));

@@ -1,0 +1,16 @@
+#pragma once
+// The fused ordered-dropout kernel's arguments (cuda/fused_bodies.h) for one batch: its width
+// groups and channel blocks. Shared by the op (ops/ordered_dropout.cpp) and the host test of the
+// kernel's body, so the test checks the arguments the op really launches with.
+#include <vector>
+
+#include "cuda/fused_bodies.h"
+#include "ops/bypass.h"
+
+namespace hwnas {
+
+// Needs at most cuda::kMaxWidthGroups runs of equal width (the caller checks) and one width per
+// sample, in batch order.
+cuda::WidthMaskArgs width_mask_args(const ChannelBlocks& b, const std::vector<int64_t>& sample_widths);
+
+}  // namespace hwnas
