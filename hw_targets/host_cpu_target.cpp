@@ -82,6 +82,18 @@ CostResult scaled_result(const InferMeasurement& m, const InferMeasurement& ref,
   return r;
 }
 
+// Each network followed by its own copy of the reference: measured with rounds = runs, every run
+// of a network (index 2i) has a run of the reference (2i + 1) right after it.
+std::vector<NetworkSpec> each_with_reference(const std::vector<NetworkSpec>& nets, const std::string& reference) {
+  const NetworkSpec ref = resolve_network(reference);
+  std::vector<NetworkSpec> paired;
+  for (const NetworkSpec& n : nets) {
+    paired.push_back(n);
+    paired.push_back(ref);
+  }
+  return paired;
+}
+
 }  // namespace
 
 std::vector<CostResult> measure_on_host_cpu(const std::vector<NetworkSpec>& nets, const HostCpuOptions& o,
@@ -93,15 +105,8 @@ std::vector<CostResult> measure_on_host_cpu(const std::vector<NetworkSpec>& nets
       out.push_back(raw_result(m, o));
     return out;
   }
-  // Each network followed by its own copy of the reference, so every run of it has a reference
-  // run right after it (rounds = runs: one run of each per round).
-  const NetworkSpec ref = resolve_network(o.reference);
-  std::vector<NetworkSpec> paired;
-  for (const NetworkSpec& n : nets) {
-    paired.push_back(n);
-    paired.push_back(ref);
-  }
-  const std::vector<InferMeasurement> m = measure_infer_many(paired, o.batch, o.warmup, o.runs, o.runs, o.seed, progress);
+  const std::vector<InferMeasurement> m =
+      measure_infer_many(each_with_reference(nets, o.reference), o.batch, o.warmup, o.runs, o.runs, o.seed, progress);
   for (size_t i = 0; i < nets.size(); ++i) out.push_back(scaled_result(m[2 * i], m[2 * i + 1], o));
   return out;
 }
@@ -128,17 +133,11 @@ class HostCpuTarget : public Target {
         r.push_back(LayerTimings{m.layer_ms, m.whole_ms});
       return r;
     }
-    // As in measure_on_host_cpu, each network followed by a copy of the reference; its layers are
-    // scaled by reference_ms over the reference's median in the same rounds (a ratio of medians:
-    // the layers' runs have no single partner run).
-    const NetworkSpec ref = resolve_network(opts_.reference);
-    std::vector<NetworkSpec> paired;
-    for (const NetworkSpec& n : nets) {
-      paired.push_back(n);
-      paired.push_back(ref);
-    }
-    const std::vector<InferLayerMeasurement> m =
-        measure_infer_layers_many(paired, opts_.batch, opts_.warmup, opts_.runs, opts_.runs, opts_.seed, on_progress);
+    // Each network's layers scaled by reference_ms over the reference's median in the same rounds
+    // (a ratio of medians: the layers' runs have no single partner run).
+    const std::vector<InferLayerMeasurement> m = measure_infer_layers_many(
+        each_with_reference(nets, opts_.reference), opts_.batch, opts_.warmup, opts_.runs, opts_.runs, opts_.seed,
+        on_progress);
     for (size_t i = 0; i < nets.size(); ++i) {
       const double scale = opts_.reference_ms / std::max(m[2 * i + 1].whole_ms, 1e-9);
       LayerTimings t{m[2 * i].layer_ms, m[2 * i].whole_ms * scale};

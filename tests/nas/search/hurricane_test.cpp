@@ -343,7 +343,8 @@ namespace {
 // Environment: HX_OUT (folder, default /tmp/hurricane_exp), HX_TARGET (host-cpu | roofline),
 // HX_BUDGET (evaluations, default 80), HX_VAL_IMAGES (validation split, default 500), HX_TRAIN_LIMIT (images per stage, default 5000),
 // HX_START (supernet checkpoint, or "warmup" for a short shared warm-up run; default
-// /work/runs/sn/checkpoint.hwnas when it exists, else scratch), HX_WARMUP_LIMIT (images).
+// /work/runs/sn/checkpoint.hwnas when it exists, else scratch), HX_WARMUP_LIMIT (images),
+// HX_SEED (both searches' and trainings' seed, default 1).
 // HURRICANE: 2 stages x 1 epoch of HX_TRAIN_LIMIT images; SPOS: the uniform sampler on the full
 // space for 2 epochs of the same images (the same steps), then NSGA-II with the same budget.
 // Both fine-tune from HX_START (or start from scratch alike) with the same peak lr.
@@ -353,6 +354,7 @@ TEST(HurricaneExperiment, DISABLED_TwoStageVersusSingleStageSpos) {
   const std::string target_name = env("HX_TARGET", "host-cpu");
   const int64_t budget = std::stoll(env("HX_BUDGET", "80"));
   const int64_t train_limit = std::stoll(env("HX_TRAIN_LIMIT", "5000"));
+  const uint64_t seed = std::stoull(env("HX_SEED", "1"));
   std::string start = env("HX_START", fs::exists("/work/runs/sn/checkpoint.hwnas") ? "/work/runs/sn/checkpoint.hwnas" : "");
   const double lr = 0.02;
   fs::create_directories(out);
@@ -387,9 +389,9 @@ TEST(HurricaneExperiment, DISABLED_TwoStageVersusSingleStageSpos) {
                start.empty() ? "(scratch)" : start.c_str(), target_name.c_str(), lmin, lmax, bound);
   SearchConfig cfg;
   cfg.budget = budget;
-  cfg.seed = 1;
+  cfg.seed = seed;
   cfg.constraints = {{"latency_ms", bound, true}};
-  json report = {{"start", start}, {"target", target_name}, {"budget", budget}, {"train_limit", train_limit},
+  json report = {{"start", start}, {"target", target_name}, {"budget", budget}, {"train_limit", train_limit}, {"seed", seed},
                  {"latency_min_ms", lmin}, {"latency_max_ms", lmax}, {"bound_ms", bound}};
 
   // HURRICANE.
@@ -433,7 +435,7 @@ TEST(HurricaneExperiment, DISABLED_TwoStageVersusSingleStageSpos) {
     tc.out_dir = (out / "spos" / "train").string();
     tc.resume = true;
     tc.eval_archs = {};
-    tc.seed = 1;
+    tc.seed = seed;
     const SupernetTrainResult tr = train_supernet(tc);
     double train_s = 0;
     for (const auto& e : tr.epochs) train_s += e.seconds;
