@@ -9,8 +9,8 @@
 
 namespace hwnas {
 
-// Needs at most cuda::kMaxWidthGroups runs of equal width (the caller checks) and one width per
-// sample, in batch order.
+// One width per sample, in batch order, in at most cuda::kMaxWidthGroups runs of equal width
+// (more is an error: the caller takes the composed path instead).
 cuda::WidthMaskArgs width_mask_args(const ChannelBlocks& b, const std::vector<int64_t>& sample_widths);
 
 }  // namespace hwnas
