@@ -35,7 +35,11 @@ HostCpuOptions host_cpu_options(const json& config, const std::string& source) {
     fail("target {}: \"rounds\" cannot differ from \"runs\" with a \"reference\" (each run pairs with a "
          "reference run), got rounds {} and runs {}", source, o.rounds, o.runs);
   o.rounds = o.runs;
-  resolve_network(o.reference);  // a bad name fails here, not at the first measurement
+  try {
+    resolve_network(o.reference);  // a bad name fails here, not at the first measurement
+  } catch (const std::exception& e) {
+    fail("target {}: \"reference\": {}", source, e.what());
+  }
   return o;
 }
 
