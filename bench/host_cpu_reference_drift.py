@@ -13,6 +13,7 @@ import os
 import statistics
 import subprocess
 import tempfile
+import time
 
 MIDDLE = '{"depth":[1,2,2,1],"kernel":[3,5,3,5,3,5,3,5,3,5],"expand":[4,4,4,4,4,4,4,4,4,4]}'
 
@@ -41,7 +42,7 @@ def main():
                 out = subprocess.run([a.hwnas, "measure", "--target", files[t], "--space", "elastic-mobile", "--arch", arch],
                                      check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
                 series.setdefault(f"{arch_name} {t}", []).append(json.loads(out.strip().splitlines()[-1])["cost"]["latency_ms"])
-        subprocess.run(["sleep", str(a.pause)], check=True)
+        time.sleep(a.pause)
     print("| subnet, target | median ms | min-max ms | coefficient of variation |")
     print("|---|---|---|---|")
     for k, v in series.items():

@@ -36,7 +36,7 @@ HostCpuOptions host_cpu_options(const json& config, const std::string& source) {
          "reference run), got rounds {} and runs {}", source, o.rounds, o.runs);
   o.rounds = o.runs;
   try {
-    resolve_network(o.reference);  // a bad name fails here, not at the first measurement
+    o.reference_net = resolve_network(o.reference);  // a bad name fails here, not at the first measurement
   } catch (const std::exception& e) {
     fail("target {}: \"reference\": {}", source, e.what());
   }
@@ -88,8 +88,7 @@ CostResult scaled_result(const InferMeasurement& m, const InferMeasurement& ref,
 
 // Each network followed by its own copy of the reference: measured with rounds = runs, every run
 // of a network (index 2i) has a run of the reference (2i + 1) right after it.
-std::vector<NetworkSpec> each_with_reference(const std::vector<NetworkSpec>& nets, const std::string& reference) {
-  const NetworkSpec ref = resolve_network(reference);
+std::vector<NetworkSpec> each_with_reference(const std::vector<NetworkSpec>& nets, const NetworkSpec& ref) {
   std::vector<NetworkSpec> paired;
   for (const NetworkSpec& n : nets) {
     paired.push_back(n);
@@ -110,7 +109,7 @@ std::vector<CostResult> measure_on_host_cpu(const std::vector<NetworkSpec>& nets
     return out;
   }
   const std::vector<InferMeasurement> m =
-      measure_infer_many(each_with_reference(nets, o.reference), o.batch, o.warmup, o.runs, o.runs, o.seed, progress);
+      measure_infer_many(each_with_reference(nets, o.reference_net), o.batch, o.warmup, o.runs, o.runs, o.seed, progress);
   for (size_t i = 0; i < nets.size(); ++i) out.push_back(scaled_result(m[2 * i], m[2 * i + 1], o));
   return out;
 }
@@ -140,7 +139,7 @@ class HostCpuTarget : public Target {
     // Each network's layers scaled by reference_ms over the reference's median in the same rounds
     // (a ratio of medians: the layers' runs have no single partner run).
     const std::vector<InferLayerMeasurement> m = measure_infer_layers_many(
-        each_with_reference(nets, opts_.reference), opts_.batch, opts_.warmup, opts_.runs, opts_.runs, opts_.seed,
+        each_with_reference(nets, opts_.reference_net), opts_.batch, opts_.warmup, opts_.runs, opts_.runs, opts_.seed,
         on_progress);
     for (size_t i = 0; i < nets.size(); ++i) {
       const double scale = opts_.reference_ms / std::max(m[2 * i + 1].whole_ms, 1e-9);

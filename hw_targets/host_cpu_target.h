@@ -30,6 +30,7 @@ struct HostCpuOptions {
   int warmup = 10, runs = 30, rounds = 30;
   uint64_t seed = 0;
   std::string reference;   // empty: raw latencies
+  NetworkSpec reference_net;  // `reference` resolved once, when the options are read
   double reference_ms = 0;
 };
 HostCpuOptions host_cpu_options(const nlohmann::json& config, const std::string& source);

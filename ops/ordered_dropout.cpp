@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "cuda/fused_supernet.h"
 #include "ops/bypass.h"
@@ -42,20 +43,16 @@ void masked_copy_views(const Tensor& src, Tensor dst, const std::vector<int64_t>
 // On the GPU: every width group in one launch (cuda/fused_supernet.h), or the composed copies
 // when fused kernels are off or there are more runs of equal width than one launch takes.
 void masked_copy_cuda(const Tensor& src, Tensor dst, const ChannelBlocks& b, const std::vector<int64_t>& widths) {
-  const std::vector<WidthGroup> groups = width_groups(widths);
-  if (!fused_kernels_enabled() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups) || widths.empty())
-    return masked_copy_views(src, dst, widths);
-  cuda::width_masked_copy(width_mask_args(b, widths), src.device_data<float>(), dst.device_data<float>(),
-                          src.device().index);
+  const std::optional<cuda::WidthMaskArgs> a = fused_kernels_enabled() ? width_mask_args(b, widths) : std::nullopt;
+  if (!a) return masked_copy_views(src, dst, widths);
+  cuda::width_masked_copy(*a, src.device_data<float>(), dst.device_data<float>(), src.device().index);
 }
 
 }  // namespace
 
-cuda::WidthMaskArgs width_mask_args(const ChannelBlocks& b, const std::vector<int64_t>& sample_widths) {
+std::optional<cuda::WidthMaskArgs> width_mask_args(const ChannelBlocks& b, const std::vector<int64_t>& sample_widths) {
   const std::vector<WidthGroup> groups = width_groups(sample_widths);
-  if (sample_widths.empty() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups))
-    fail("ordered_dropout: {} runs of equal width for one fused launch (1 to {})", groups.size(),
-         cuda::kMaxWidthGroups);
+  if (sample_widths.empty() || groups.size() > static_cast<size_t>(cuda::kMaxWidthGroups)) return std::nullopt;
   cuda::WidthMaskArgs a;
   a.outer = b.outer;
   a.channels = b.channels;

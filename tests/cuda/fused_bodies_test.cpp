@@ -130,11 +130,20 @@ TEST(FusedBodies, WidthMaskMatchesOrderedDropoutInBothLayouts) {
     Tensor xl = cl ? test::cl(x) : x;
     Tensor ref = ordered_dropout(Variable(xl), widths).data();
     const ChannelBlocks b = channel_blocks(x.shape(), channel_format(xl));
-    const cuda::WidthMaskArgs a = width_mask_args(b, widths);
+    const std::optional<cuda::WidthMaskArgs> args = width_mask_args(b, widths);
+    ASSERT_TRUE(args.has_value());
+    const cuda::WidthMaskArgs& a = *args;
     Tensor out = Tensor::empty(x.shape(), DType::f32, channel_format(xl));
     for (int64_t i = 0; i < x.numel(); ++i) out.data<float>()[i] = cuda::width_masked_at(a, xl.data<float>(), i);
     EXPECT_TRUE(test::all_close(out, ref, 0.f, 0.f));
   }
+  // More runs of equal width than one launch takes, or no samples: no fused launch (the op then
+  // copies group by group).
+  std::vector<int64_t> alternating;
+  for (int i = 0; i <= cuda::kMaxWidthGroups; ++i) alternating.push_back(i % 2 ? 8 : 4);
+  const ChannelBlocks many = channel_blocks({static_cast<int64_t>(alternating.size()), 8, 3, 3}, MemoryFormat::contiguous);
+  EXPECT_FALSE(width_mask_args(many, alternating).has_value());
+  EXPECT_FALSE(width_mask_args(many, {}).has_value());
 }
 
 // The multi-tensor optimizer kernels' loop: `threads` threads, each walking i = tid, tid +
