@@ -5,11 +5,13 @@
 #include "cuda/batch_norm.h"
 #include "cuda/conv.h"
 #include "cuda/conv_depthwise.h"
+#include "cuda/dropout.h"
 #include "cuda/elementwise.h"
 #include "cuda/fused_supernet.h"
 #include "cuda/gemm.h"
 #include "cuda/loss.h"
 #include "cuda/optim.h"
+#include "cuda/pool.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"
 #include "tensor/device_memory.h"
@@ -89,5 +91,13 @@ void width_masked_copy(const WidthMaskArgs&, const float*, float*, int) { fail_w
 
 void sgd_step(const TensorList&, const SgdScalars&, int) { fail_without_cuda("sgd step"); }
 void adamw_step(const TensorList&, const AdamWScalars&, int) { fail_without_cuda("adamw step"); }
+
+void max_pool_forward(const PoolArgs&, const float*, float*, int64_t*, int) { fail_without_cuda("max_pool2d"); }
+void max_pool_backward(const PoolArgs&, const float*, const int64_t*, float*, int) {
+  fail_without_cuda("max_pool2d backward");
+}
+void avg_pool_forward(const PoolArgs&, const float*, float*, int) { fail_without_cuda("avg_pool2d"); }
+void avg_pool_backward(const PoolArgs&, const float*, float*, int) { fail_without_cuda("avg_pool2d backward"); }
+void dropout_apply(const DropoutArgs&, const float*, float*, int64_t, int) { fail_without_cuda("dropout"); }
 
 }  // namespace hwnas::cuda

@@ -15,13 +15,14 @@ constexpr std::array kCudaOps = {
     OpKind::relu, OpKind::relu6, OpKind::hswish, OpKind::hsigmoid, OpKind::sigmoid, OpKind::swish, OpKind::add,
     OpKind::sub, OpKind::mul, OpKind::div, OpKind::add_scalar, OpKind::mul_scalar, OpKind::neg, OpKind::matmul,
     OpKind::linear, OpKind::cross_entropy, OpKind::softmax, OpKind::log_softmax, OpKind::batch_norm, OpKind::conv2d,
-    OpKind::global_avg_pool,
+    OpKind::global_avg_pool, OpKind::max_pool2d, OpKind::avg_pool2d, OpKind::dropout,
     // Views and strided device copies (shape ops; reductions through sum_to_shape's kernel).
     OpKind::sum, OpKind::mean, OpKind::concat, OpKind::split, OpKind::slice, OpKind::reshape, OpKind::permute,
-    OpKind::channel_shuffle, OpKind::ordered_dropout, OpKind::channel_bypass,
-    // Composed of the ops above: correct, not yet the fused single-launch kernels issue 7 asks for.
-    OpKind::weighted_sum, OpKind::gumbel_softmax, OpKind::channel_mask, OpKind::split_attention_combine,
-    OpKind::soft_cross_entropy,
+    OpKind::channel_shuffle, OpKind::channel_bypass,
+    // Fused single-launch kernels (cuda/fused_supernet.h).
+    OpKind::weighted_sum, OpKind::split_attention_combine, OpKind::ordered_dropout,
+    // Composed of the ops above.
+    OpKind::gumbel_softmax, OpKind::channel_mask, OpKind::soft_cross_entropy,
 };
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include "ops/dropout.h"
 
-#include <memory>
-#include <vector>
-
+#include "cuda/dropout.h"
 #include "ops/kernel_util.h"
 #include "ops/simd.h"
 
@@ -12,26 +10,23 @@ namespace hwnas {
 
 namespace {
 
-// The mask is kept as one byte per element (a quarter of a float mask) and the scale applied
-// on the fly, in both directions.
-HWNAS_MULTIVERSION void apply_mask(const float* x, const uint8_t* m, float* y, float scale, int64_t n) {
+// y = keeps(i) ? x * scale : 0 over elements [b, e) of the call's memory order (cuda/dropout.h:
+// the same bits as the CUDA kernel).
+HWNAS_MULTIVERSION void apply_mask(const cuda::DropoutArgs& a, const float* x, float* y, int64_t b, int64_t e) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = m[i] ? x[i] * scale : 0.f;
+  for (int64_t i = b; i < e; ++i) y[i] = cuda::dropout_at(a, x[i], static_cast<uint64_t>(i));
 }
 
-// Each 64-bit draw decides two elements (32 random bits each), in memory order, so the same
-// seed gives the same mask for the same shape and layout.
-std::vector<uint8_t> make_mask(int64_t n, float p, Generator& gen) {
-  std::vector<uint8_t> m(static_cast<size_t>(n));
-  const uint64_t thresh = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
-  int64_t i = 0;
-  for (; i + 1 < n; i += 2) {
-    const uint64_t r = gen.next_u64();
-    m[i] = (r & 0xffffffffu) >= thresh;
-    m[i + 1] = (r >> 32) >= thresh;
+// Forward and backward alike: the mask is recomputed from the seed, in x's dense memory order.
+void apply(const cuda::DropoutArgs& a, const Tensor& x, Tensor& y) {
+  const int64_t n = x.numel();
+  if (x.is_cuda()) {
+    cuda::dropout_apply(a, x.device_data<float>(), y.device_data<float>(), n, x.device().index);
+    return;
   }
-  if (i < n) m[i] = (gen.next_u64() & 0xffffffffu) >= thresh;
-  return m;
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  kernel::parallel_chunks(n, [&](int64_t b, int64_t e) { apply_mask(a, px, py, b, e); });
 }
 
 }  // namespace
@@ -43,31 +38,26 @@ Variable dropout(const Variable& x, float p, bool training, Generator& gen) {
   HWNAS_CHECK(p >= 0.f && p <= 1.f, "dropout: probability p must be in [0, 1], got {}", p);
   if (!training || p == 0.f) return x;
   Tensor xd = xt.is_dense() ? xt : xt.contiguous();
-  const int64_t n = xd.numel();
-  auto mask = std::make_shared<std::vector<uint8_t>>(make_mask(n, p, gen));
+  cuda::DropoutArgs a;
+  a.seed = gen.next_u64();  // one draw per call; the elements' bits come from the hash
+  a.threshold = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
   // p == 1 drops everything; the scale is then never applied (select, not multiply by inf).
-  const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  a.scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
   Tensor y = Tensor::empty_like(xd);
-  {
-    const float* px = xd.data<float>();
-    float* py = y.data<float>();
-    const uint8_t* pm = mask->data();
-    kernel::parallel_chunks(n, [&](int64_t b, int64_t e) { apply_mask(px + b, pm + b, py + b, scale, e - b); });
-  }
+  apply(a, xd, y);
   if (!needs_grad({x})) return make_result(y, "dropout", {x}, nullptr);
-  // The backward needs x's layout, not its data.
+  // The backward needs x's layout and the seed, not x's data or a mask.
   const Shape shape = xd.shape(), strides = xd.strides();
-  return make_result(y, "dropout", {x}, [mask, scale, shape, strides, n](const Tensor& gy_in) -> std::vector<Tensor> {
-    Tensor gx = Tensor::empty({n}).as_strided(shape, strides, 0);
+  return make_result(y, "dropout", {x}, [a, shape, strides](const Tensor& gy_in) -> std::vector<Tensor> {
+    const int64_t n = shape_numel(shape);
+    const Device dev = gy_in.device();
+    Tensor gx = Tensor::empty({n}, DType::f32, MemoryFormat::contiguous, dev).as_strided(shape, strides, 0);
     Tensor gy = gy_in;
     if (!(gy.strides() == strides && gy.is_dense())) {
-      gy = Tensor::empty({n}).as_strided(shape, strides, 0);
+      gy = Tensor::empty({n}, DType::f32, MemoryFormat::contiguous, dev).as_strided(shape, strides, 0);
       gy.copy_(gy_in);
     }
-    const float* pg = gy.data<float>();
-    float* po = gx.data<float>();
-    const uint8_t* pm = mask->data();
-    kernel::parallel_chunks(n, [&](int64_t b, int64_t e) { apply_mask(pg + b, pm + b, po + b, scale, e - b); });
+    apply(a, gy, gx);
     return {gx};
   });
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "cuda/pool.h"
 #include "cuda/reduce.h"
 #include "cuda/tensor_layout.h"
 #include "ops/elementwise.h"
@@ -135,11 +136,51 @@ struct MaxSaved {
   std::vector<int32_t> idx;  // per output element: h * W + w of the winner in its image
 };
 
+cuda::PoolArgs cuda_pool_args(const PoolGeom& g, bool count_include_pad) {
+  return {g.n, g.c, g.h, g.w, g.oh, g.ow, g.k, g.s, g.p, count_include_pad};
+}
+
+// On a GPU: one thread per output element forward and per input element backward (cuda/pool.h);
+// max pooling keeps its winners' positions in a device i64 tensor.
+Variable max_pool2d_cuda(const Variable& x, const Layout& l) {
+  const Tensor xc = x.data().contiguous(l.fmt);
+  const int dev = xc.device().index;
+  const cuda::PoolArgs a = cuda_pool_args(l.g, true);
+  Tensor out = Tensor::empty(out_shape(xc, l.g), DType::f32, l.fmt, xc.device());
+  Tensor idx = Tensor::empty(out.shape(), DType::i64, l.fmt, xc.device());
+  cuda::max_pool_forward(a, xc.device_data<float>(), out.device_data<float>(), idx.device_data<int64_t>(), dev);
+  const Shape in_shape = xc.shape();
+  const MemoryFormat fmt = l.fmt;
+  return make_result(out, "max_pool2d", {x}, [a, idx, in_shape, fmt, dev](const Tensor& gy_in) -> std::vector<Tensor> {
+    Tensor gy = gy_in.contiguous(fmt);
+    Tensor dx = Tensor::empty(in_shape, DType::f32, fmt, gy.device());
+    cuda::max_pool_backward(a, gy.device_data<float>(), idx.device_data<int64_t>(), dx.device_data<float>(), dev);
+    return {dx};
+  });
+}
+
+Variable avg_pool2d_cuda(const Variable& x, const Layout& l, bool count_include_pad) {
+  const Tensor xc = x.data().contiguous(l.fmt);
+  const int dev = xc.device().index;
+  const cuda::PoolArgs a = cuda_pool_args(l.g, count_include_pad);
+  Tensor out = Tensor::empty(out_shape(xc, l.g), DType::f32, l.fmt, xc.device());
+  cuda::avg_pool_forward(a, xc.device_data<float>(), out.device_data<float>(), dev);
+  const Shape in_shape = xc.shape();
+  const MemoryFormat fmt = l.fmt;
+  return make_result(out, "avg_pool2d", {x}, [a, in_shape, fmt, dev](const Tensor& gy_in) -> std::vector<Tensor> {
+    Tensor gy = gy_in.contiguous(fmt);
+    Tensor dx = Tensor::empty(in_shape, DType::f32, fmt, gy.device());
+    cuda::avg_pool_backward(a, gy.device_data<float>(), dx.device_data<float>(), dev);
+    return {dx};
+  });
+}
+
 }  // namespace
 
 Variable max_pool2d(const Variable& x, const Pool2dOptions& opts) {
   const Layout l = pool_layout(x.data(), opts, "max_pool2d");
   const PoolGeom& g = l.g;
+  if (x.data().is_cuda()) return max_pool2d_cuda(x, l);
   Tensor xc = x.data().contiguous(l.fmt);
   Tensor out = Tensor::empty(out_shape(xc, g), DType::f32, l.fmt);
   auto saved = std::make_shared<MaxSaved>();
@@ -178,6 +219,7 @@ Variable avg_pool2d(const Variable& x, const Pool2dOptions& opts) {
   const Layout l = pool_layout(x.data(), opts, "avg_pool2d");
   const PoolGeom& g = l.g;
   const bool include_pad = opts.count_include_pad;
+  if (x.data().is_cuda()) return avg_pool2d_cuda(x, l, include_pad);
   Tensor xc = x.data().contiguous(l.fmt);
   Tensor out = Tensor::empty(out_shape(xc, g), DType::f32, l.fmt);
   const float* px = xc.data<float>();

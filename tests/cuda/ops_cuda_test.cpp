@@ -11,6 +11,7 @@
 #include "ops/channel_mask.h"
 #include "ops/bypass.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/fused_kernels.h"
 #include "ops/loss.h"
@@ -313,6 +314,33 @@ TEST(OpsCuda, GlobalAveragePooling) {
   Tensor x = test::randn({3, 16, 7, 7}, 23);
   expect_cuda_matches_cpu([](const auto& v) { return global_avg_pool(v[0]); }, {x});
   expect_cuda_matches_cpu([](const auto& v) { return global_avg_pool(v[0]); }, {test::cl(x)});
+}
+
+TEST(OpsCuda, MaxAndAveragePooling) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({3, 16, 9, 7}, 24);
+  for (const Pool2dOptions& o : {Pool2dOptions{2, 2, 0}, Pool2dOptions{3, 2, 1}, Pool2dOptions{3, 1, 1, false}})
+    for (bool cl : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "k" << o.kernel << " s" << o.stride << " p" << o.padding << " cl " << cl);
+      expect_cuda_matches_cpu([o](const auto& v) { return max_pool2d(v[0], o); }, {cl ? test::cl(x) : x});
+      expect_cuda_matches_cpu([o](const auto& v) { return avg_pool2d(v[0], o); }, {cl ? test::cl(x) : x});
+    }
+}
+
+TEST(OpsCuda, DropoutDropsTheSameElementsAsTheCpu) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  Tensor x = test::randn({4, 16, 5, 5}, 25);
+  for (float p : {0.2f, 0.5f, 1.f})
+    for (bool cl : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "p " << p << " cl " << cl);
+      // A fresh generator per call: the CPU and GPU runs draw the same seed.
+      expect_cuda_matches_cpu(
+          [p](const auto& v) {
+            Generator g(11);
+            return dropout(v[0], p, true, g);
+          },
+          {cl ? test::cl(x) : x});
+    }
 }
 
 TEST(OpsCuda, ShapeOps) {

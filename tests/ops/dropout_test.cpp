@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cuda/dropout.h"
 #include "tests/test_util.h"
 
 using namespace hwnas;
@@ -81,4 +82,25 @@ TEST(Dropout, DropAllAndBadProbability) {
   for (float v : p.grad().to_vector()) EXPECT_EQ(v, 0.f);
   EXPECT_THROW(dropout(p, 1.5f, true, gen), Error);
   EXPECT_THROW(dropout(p, -0.1f, true, gen), Error);
+}
+
+// The CPU op keeps element i (in memory order) exactly when the counter-based hash the CUDA
+// kernel uses says so, with the seed drawn once per call: the two devices drop the same elements.
+TEST(Dropout, MaskIsTheCounterHashOfOneSeedPerCall) {
+  Tensor x = Tensor::full({2, 3, 4, 5}, 1.f).contiguous(MemoryFormat::channels_last);
+  Generator gen(21), same(21);
+  const std::vector<float> y = dropout(Variable(x), 0.3f, true, gen).data().contiguous(MemoryFormat::channels_last)
+                                   .as_strided({x.numel()}, {1}, 0).to_vector();
+  cuda::DropoutArgs a;
+  a.seed = same.next_u64();
+  a.threshold = static_cast<uint64_t>(0.3 * 4294967296.0);
+  a.scale = 1.f / 0.7f;
+  int64_t kept = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const bool keep = cuda::dropout_keeps(a, static_cast<uint64_t>(i));
+    kept += keep;
+    EXPECT_EQ(y[static_cast<size_t>(i)], keep ? a.scale : 0.f) << "element " << i;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, x.numel());
 }
