@@ -15,6 +15,8 @@
 
 #include "nas/elastic_supernet.h"
 #include "nn/optim.h"
+#include "ops/autocast.h"
+#include "ops/conv.h"
 #include "ops/fused_kernels.h"
 #include "ops/mixed_op.h"
 #include "ops/ordered_dropout.h"
@@ -152,6 +154,42 @@ void BM_optimizer_step(benchmark::State& st) {
   measure(st, elems * 4 * (adamw ? 7 : 5), [&] { opt->step(); });
 }
 BENCHMARK(BM_optimizer_step)->ArgNames({"adamw"})->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// A pointwise convolution of the supernet's widest stage at the sandwich's batch (x [512, 64,
+// 14, 14] -> 384 channels, the 1x1 expand of a block with expand 6), forward and both backward
+// convolutions, in f32 (FMA math) and under bf16 autocast (tensor cores). Counters: TFLOP/s of
+// the three convolutions' 3 x 2 N H W C_in C_out, and pct_peak_flops against the peak of the
+// path's units from the SM count and clock with Hopper's (sm_90) per-SM rates: 256 f32 flops
+// per clock on the FMA units, 4096 dense bf16 flops per clock on the tensor cores. The bf16 row
+// includes its cast kernels (ops/autocast.h: activations stay f32 between ops).
+void BM_conv_autocast(benchmark::State& st) {
+  if (!have_gpu(st)) return;
+  const bool bf16 = st.range(0) != 0;
+  const int64_t n = 512, c_in = 64, c_out = 384, hw = 14;
+  Variable x(gpu_randn({n, c_in, hw, hw}, 1, MemoryFormat::channels_last), true);
+  Variable w(gpu_randn({c_out, c_in, 1, 1}, 2), true);
+  const Tensor gy = gpu_randn({n, c_out, hw, hw}, 3, MemoryFormat::channels_last);
+  const GpuInfo info = gpu_info(kGpu);
+  const double flops = 3.0 * 2.0 * n * hw * hw * c_in * c_out;
+  const double peak = info.sms * info.sm_clock_hz * (bf16 ? 4096.0 : 256.0);
+  measure(st, 0.0, [&] {
+    x.zero_grad();
+    w.zero_grad();
+    Variable y;
+    {
+      AutocastScope scope(bf16 ? DType::bf16 : DType::f32);
+      y = conv2d(x, w, Variable(), Conv2dOptions::make(1, 0));
+    }
+    y.backward(gy);
+  });
+  using C = benchmark::Counter;
+  st.counters.erase("GB/s");
+  st.counters.erase("pct_peak_bw");
+  st.counters["TFLOP/s"] = C(flops * 1e-12, C::kIsIterationInvariantRate);
+  st.counters["pct_peak_flops"] = C(100.0 * flops / peak, C::kIsIterationInvariantRate);
+  if (info.cc_major != 9) st.SetLabel(info.name + " (peak from sm_90 per-SM rates: not this GPU's)");
+}
+BENCHMARK(BM_conv_autocast)->ArgNames({"bf16"})->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

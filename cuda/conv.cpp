@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "cuda/cast.h"
 #include "cuda/runtime.h"
 #include "tensor/error.h"
 
@@ -30,22 +31,25 @@ struct ShapeHash {
     size_t h = 0;
     for (int64_t v : {s.n, s.c_in, s.h, s.w, s.c_out, s.kh, s.kw, s.oh, s.ow, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups})
       h = h * 1000003u ^ static_cast<size_t>(v);
-    return h;
+    return h * 2 + s.bf16;
   }
 };
 
 struct Plan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnTensorDescriptor_t y_f32 = nullptr;  // the f32 output the bias is added to
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+  bool bf16 = false;  // bf16 descriptors (autocast); false also when a bf16 shape fell back to f32
   ~Plan() {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (y_f32) cudnnDestroyTensorDescriptor(y_f32);
     if (w) cudnnDestroyFilterDescriptor(w);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
@@ -72,25 +76,30 @@ int i(int64_t v) { return static_cast<int>(v); }
 
 std::unique_ptr<Plan> make_plan(cudnnHandle_t h, const ConvShape& s) {
   auto p = std::make_unique<Plan>();
+  p->bf16 = s.bf16;
   check(cudnnCreateTensorDescriptor(&p->x), "descriptor", s);
   check(cudnnCreateTensorDescriptor(&p->y), "descriptor", s);
+  check(cudnnCreateTensorDescriptor(&p->y_f32), "descriptor", s);
   check(cudnnCreateTensorDescriptor(&p->bias), "descriptor", s);
   check(cudnnCreateFilterDescriptor(&p->w), "descriptor", s);
   check(cudnnCreateConvolutionDescriptor(&p->conv), "descriptor", s);
-  check(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i(s.n), i(s.c_in), i(s.h), i(s.w)),
+  // bf16: x, w and y in bf16 with f32 accumulation (cuDNN's PSEUDO_BFLOAT16 configuration).
+  const cudnnDataType_t data = s.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  check(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, data, i(s.n), i(s.c_in), i(s.h), i(s.w)),
         "input descriptor", s);
-  check(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i(s.n), i(s.c_out), i(s.oh), i(s.ow)),
+  check(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, data, i(s.n), i(s.c_out), i(s.oh), i(s.ow)),
+        "output descriptor", s);
+  check(cudnnSetTensor4dDescriptor(p->y_f32, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i(s.n), i(s.c_out), i(s.oh), i(s.ow)),
         "output descriptor", s);
   check(cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, i(s.c_out), 1, 1),
         "bias descriptor", s);
-  check(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, i(s.c_out), i(s.c_in / s.groups),
-                                   i(s.kh), i(s.kw)),
+  check(cudnnSetFilter4dDescriptor(p->w, data, CUDNN_TENSOR_NHWC, i(s.c_out), i(s.c_in / s.groups), i(s.kh), i(s.kw)),
         "filter descriptor", s);
   check(cudnnSetConvolution2dDescriptor(p->conv, i(s.ph), i(s.pw), i(s.sh), i(s.sw), i(s.dh), i(s.dw),
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
         "convolution descriptor", s);
   check(cudnnSetConvolutionGroupCount(p->conv, i(s.groups)), "group count", s);
-  check(cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH), "math type", s);
+  check(cudnnSetConvolutionMathType(p->conv, s.bf16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), "math type", s);
   // cuDNN's heuristics (no timing runs, so a plan costs microseconds and is deterministic): the
   // first algorithm that supports this shape.
   constexpr int kMax = 16;
@@ -134,9 +143,19 @@ const Plan& plan_for(DeviceCudnn& d, const ConvShape& s) {
     d.plans.erase(d.lru.back());
     d.lru.pop_back();
   }
+  std::unique_ptr<Plan> plan;
+  try {
+    plan = make_plan(d.handle, s);
+  } catch (const Error&) {
+    // A shape cuDNN has no bf16 algorithm for (odd channel counts can lack one) runs in f32.
+    if (!s.bf16) throw;
+    ConvShape f32 = s;
+    f32.bf16 = false;
+    plan = make_plan(d.handle, f32);
+  }
   d.lru.push_front(s);
   auto& e = d.plans[s];
-  e.first = make_plan(d.handle, s);
+  e.first = std::move(plan);
   e.second = d.lru.begin();
   return *e.first;
 }
@@ -152,6 +171,20 @@ struct Workspace {
   ~Workspace() { allocator(device).deallocate(p); }
 };
 
+// A bf16 copy of an f32 operand (autocast), in scratch memory from the caching allocator.
+struct Bf16Scratch {
+  Workspace ws;
+  Bf16Scratch(int64_t n, int dev) : ws(static_cast<size_t>(n) * sizeof(uint16_t), dev) {}
+  Bf16Scratch(const float* src, int64_t n, int dev) : Bf16Scratch(n, dev) {
+    cast_f32_to_bf16(src, p(), n, dev);
+  }
+  uint16_t* p() const { return static_cast<uint16_t*>(ws.p); }
+};
+
+int64_t x_numel(const ConvShape& s) { return s.n * s.c_in * s.h * s.w; }
+int64_t y_numel(const ConvShape& s) { return s.n * s.c_out * s.oh * s.ow; }
+int64_t w_numel(const ConvShape& s) { return s.c_out * (s.c_in / s.groups) * s.kh * s.kw; }
+
 }  // namespace
 
 void conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, int device) {
@@ -160,9 +193,17 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, const floa
   const Plan& p = plan_for(d, s);
   Workspace ws(p.ws_fwd, device);
   const float one = 1.f, zero = 0.f;
-  check(cudnnConvolutionForward(d.handle, &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y, y),
-        "cudnnConvolutionForward", s);
-  if (bias) check(cudnnAddTensor(d.handle, &one, p.bias, bias, &one, p.y, y), "bias add", s);
+  if (p.bf16) {
+    Bf16Scratch xb(x, x_numel(s), device), wb(w, w_numel(s), device), yb(y_numel(s), device);
+    check(cudnnConvolutionForward(d.handle, &one, p.x, xb.p(), p.w, wb.p(), p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y,
+                                  yb.p()),
+          "cudnnConvolutionForward (bf16)", s);
+    cast_bf16_to_f32(yb.p(), y, y_numel(s), device);
+  } else {
+    check(cudnnConvolutionForward(d.handle, &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y, y),
+          "cudnnConvolutionForward", s);
+  }
+  if (bias) check(cudnnAddTensor(d.handle, &one, p.bias, bias, &one, p.y_f32, y), "bias add", s);
 }
 
 void conv_backward_data(const ConvShape& s, const float* gy, const float* w, float* gx, int device) {
@@ -171,6 +212,14 @@ void conv_backward_data(const ConvShape& s, const float* gy, const float* w, flo
   const Plan& p = plan_for(d, s);
   Workspace ws(p.ws_data, device);
   const float one = 1.f, zero = 0.f;
+  if (p.bf16) {
+    Bf16Scratch gyb(gy, y_numel(s), device), wb(w, w_numel(s), device), gxb(x_numel(s), device);
+    check(cudnnConvolutionBackwardData(d.handle, &one, p.w, wb.p(), p.y, gyb.p(), p.conv, p.bwd_data, ws.p, p.ws_data,
+                                       &zero, p.x, gxb.p()),
+          "cudnnConvolutionBackwardData (bf16)", s);
+    cast_bf16_to_f32(gxb.p(), gx, x_numel(s), device);
+    return;
+  }
   check(cudnnConvolutionBackwardData(d.handle, &one, p.w, w, p.y, gy, p.conv, p.bwd_data, ws.p, p.ws_data, &zero, p.x,
                                      gx),
         "cudnnConvolutionBackwardData", s);
@@ -182,6 +231,14 @@ void conv_backward_filter(const ConvShape& s, const float* gy, const float* x, f
   const Plan& p = plan_for(d, s);
   Workspace ws(p.ws_filter, device);
   const float one = 1.f, zero = 0.f;
+  if (p.bf16) {
+    Bf16Scratch xb(x, x_numel(s), device), gyb(gy, y_numel(s), device), gwb(w_numel(s), device);
+    check(cudnnConvolutionBackwardFilter(d.handle, &one, p.x, xb.p(), p.y, gyb.p(), p.conv, p.bwd_filter, ws.p,
+                                         p.ws_filter, &zero, p.w, gwb.p()),
+          "cudnnConvolutionBackwardFilter (bf16)", s);
+    cast_bf16_to_f32(gwb.p(), gw, w_numel(s), device);
+    return;
+  }
   check(cudnnConvolutionBackwardFilter(d.handle, &one, p.x, x, p.y, gy, p.conv, p.bwd_filter, ws.p, p.ws_filter, &zero,
                                        p.w, gw),
         "cudnnConvolutionBackwardFilter", s);

@@ -4,7 +4,9 @@
 // (cuDNN's fast NHWC kernels want the filter in the activations' order; ops/conv permutes the
 // PyTorch-layout weight, a small copy). Descriptors and the chosen algorithms are cached per
 // shape (bounded, least recently used out); FMA math only, no TF32, so results match the CPU
-// to fp32 rounding.
+// to fp32 rounding. A shape with bf16 set (bf16 autocast, ops/autocast.h) converts its f32
+// operands into bf16 scratch buffers, runs cuDNN's bf16 convolution on the tensor cores (f32
+// accumulation) and widens the bf16 result into the f32 output; callers pass and get f32.
 #include <cstddef>
 #include <cstdint>
 
@@ -14,6 +16,7 @@ struct ConvShape {
   int64_t n = 0, c_in = 0, h = 0, w = 0;
   int64_t c_out = 0, kh = 1, kw = 1, oh = 0, ow = 0;
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+  bool bf16 = false;  // autocast: bf16 operands and result, f32 accumulation
   bool operator==(const ConvShape&) const = default;
 };
 

@@ -3,6 +3,7 @@
 // a bug; each throws the "built without CUDA" error naming its op.
 #include "cuda/activation.h"
 #include "cuda/batch_norm.h"
+#include "cuda/cast.h"
 #include "cuda/conv.h"
 #include "cuda/conv_depthwise.h"
 #include "cuda/dropout.h"
@@ -33,7 +34,7 @@ void sum_strided(float*, const float*, const StridedLayout&, const StridedLayout
 }
 
 void sgemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
-           int64_t, int) {
+           int64_t, int, bool) {
   fail_without_cuda("matmul");
 }
 
@@ -99,5 +100,8 @@ void max_pool_backward(const PoolArgs&, const float*, const int64_t*, float*, in
 void avg_pool_forward(const PoolArgs&, const float*, float*, int) { fail_without_cuda("avg_pool2d"); }
 void avg_pool_backward(const PoolArgs&, const float*, float*, int) { fail_without_cuda("avg_pool2d backward"); }
 void dropout_apply(const DropoutArgs&, const float*, float*, int64_t, int) { fail_without_cuda("dropout"); }
+
+void cast_f32_to_bf16(const float*, uint16_t*, int64_t, int) { fail_without_cuda("cast to bf16"); }
+void cast_bf16_to_f32(const uint16_t*, float*, int64_t, int) { fail_without_cuda("cast from bf16"); }
 
 }  // namespace hwnas::cuda

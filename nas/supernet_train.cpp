@@ -15,6 +15,7 @@
 #include "nas/elastic_supernet.h"
 #include "nas/progress_bar.h"
 #include "nn/optim.h"
+#include "ops/autocast.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/softmax.h"
@@ -41,7 +42,8 @@ json config_json(const SupernetTrainConfig& c) {
           {"seed", c.seed}, {"train_limit", c.train_limit}, {"allowed_choices", c.allowed_choices},
           {"init_from", c.init_from}, {"latency_coef", c.latency_coef}, {"latency_source", c.latency_source},
           {"latency_target", c.latency_target}, {"latency_budget_ms", c.latency_budget_ms},
-          {"latency_model", c.latency_model ? c.latency_model->describe() : json()}};
+          {"latency_model", c.latency_model ? c.latency_model->describe() : json()},
+          {"autocast", dtype_name(c.autocast)}};
 }
 
 json epoch_to_json(const SupernetEpoch& e) {
@@ -171,6 +173,8 @@ DataLoader recalibration_loader(const DatasetPair& data, int64_t batch, uint64_t
 
 SupernetTrainResult train_supernet(const SupernetTrainConfig& cfg) {
   check_config(cfg);
+  check_autocast_device(cfg.autocast, cfg.device, "supernet train");
+  const AutocastScope autocast(cfg.autocast);  // the GPU steps; CPU subnet evaluations ignore it
   const SearchSpace& space = elastic_mobile_space();
   DatasetPair data = load_dataset_pair("fashion-mnist", cfg.data_dir);
   if (cfg.train_limit > 0 && cfg.train_limit < data.train.size()) data.train = data.train.slice(0, cfg.train_limit);

@@ -78,6 +78,7 @@ struct SupernetTrainConfig {
   // Where the supernet trains. On a GPU the per-epoch subnet evaluations still run on the CPU
   // (extracted subnets are CPU networks).
   Device device;
+  DType autocast = DType::f32;  // bf16: mixed precision on a CUDA device (ops/autocast.h)
 };
 
 struct SupernetEpoch {

@@ -14,6 +14,7 @@
 #include "io/idx.h"
 #include "nn/optim.h"
 #include "nas/progress_bar.h"
+#include "ops/autocast.h"
 #include "ops/loss.h"
 
 namespace hwnas {
@@ -77,7 +78,7 @@ json config_json(const TrainConfig& c) {
           {"optimizer", c.optimizer}, {"lr", c.lr}, {"momentum", c.momentum}, {"nesterov", c.nesterov},
           {"weight_decay", c.weight_decay}, {"label_smoothing", c.label_smoothing}, {"warmup_epochs", c.warmup_epochs},
           {"crop_padding", c.crop_padding}, {"hflip", c.hflip}, {"seed", c.seed}, {"train_limit", c.train_limit},
-          {"init_weights", c.init_weights}};
+          {"init_weights", c.init_weights}, {"autocast", dtype_name(c.autocast)}};
 }
 
 }  // namespace
@@ -96,6 +97,8 @@ TrainResult train_network(const TrainConfig& cfg) {
   if (cfg.epochs <= 0 || cfg.batch <= 0) fail("train: --epochs and --batch must be positive");
   if (cfg.optimizer != "sgd" && cfg.optimizer != "adamw")
     fail("train: --optimizer must be sgd or adamw, got \"{}\"", cfg.optimizer);
+  check_autocast_device(cfg.autocast, cfg.device, "train");
+  const AutocastScope autocast(cfg.autocast);  // forward and backward of every step, and evaluation
   DatasetPair data = load_dataset_pair(cfg.dataset, cfg.data_dir);
   if (cfg.train_limit > 0 && cfg.train_limit < data.train.size()) data.train = data.train.slice(0, cfg.train_limit);
   if (cfg.test_limit > 0 && cfg.test_limit < data.test.size()) data.test = data.test.slice(0, cfg.test_limit);

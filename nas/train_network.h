@@ -36,6 +36,7 @@ struct TrainConfig {
   int64_t stop_after_epochs = 0;  // end this invocation after that many epochs (0: run to the end)
   bool progress = true;
   Device device;  // where the network trains (cpu, or a CUDA device); data stays on the host until each batch
+  DType autocast = DType::f32;  // bf16: mixed precision on a CUDA device (ops/autocast.h)
 };
 
 struct EpochResult {

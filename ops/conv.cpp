@@ -8,6 +8,7 @@
 
 #include "cuda/conv.h"
 #include "cuda/conv_depthwise.h"
+#include "ops/autocast.h"
 #include "ops/conv_kernels.h"
 #include "ops/gemm.h"
 
@@ -184,7 +185,11 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
   // Depthwise: [C, 1, kH, kW] -> [kH, kW, C, 1] = wt[(ky kW + kx) C + c]; else [C_out, kH, kW, C_in/g].
   Tensor wp = (depthwise ? w.data().permute({2, 3, 0, 1}) : w.data().permute({0, 2, 3, 1})).contiguous();
   const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
-  const cuda::ConvShape cs{g.n, g.c_in, g.h, g.w, g.c_out, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
+  // bf16 autocast applies to cuDNN's convolutions (the backward keeps the forward's precision);
+  // the depthwise kernel computes in f32 (ops/autocast.h).
+  const cuda::ConvShape cs{g.n,  g.c_in, g.h,  g.w,  g.c_out, g.kh,     g.kw, g.oh, g.ow,
+                           g.sh, g.sw,   g.ph, g.pw, g.dh,    g.dw,     g.groups,
+                           !depthwise && autocast_dtype() == DType::bf16};
   Tensor y = Tensor::empty(p.out_shape, DType::f32, MemoryFormat::channels_last, dev);
   const float* pb = b.defined() ? b.device_data<float>() : nullptr;
   if (y.numel() > 0) {

@@ -92,9 +92,9 @@ void sum_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, float* ou
 }
 
 void sgemm_on(Device d, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType math) {
   if (d.is_cpu()) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  cuda::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, d.index);
+  cuda::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, d.index, math == DType::bf16);
 }
 
 void sum_rows_on(Device d, const float* a, int64_t rows, int64_t cols, int64_t lda, float* out) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ops/autocast.h"
 #include "ops/gemm.h"
 
 namespace hwnas {
@@ -71,27 +72,28 @@ Variable matmul(const Variable& a, const Variable& b) {
   HWNAS_CHECK(A.device() == B.device(), "matmul: operands on different devices ({} and {})", A.device().str(),
               B.device().str());
   const Device dev = A.device();
+  const DType math = autocast_dtype();  // the backward keeps the forward's precision
   if (A.dim() == 2 && B.dim() == 2) {
     const int64_t M = A.size(0), K = A.size(1), N = B.size(1);
     HWNAS_CHECK(B.size(0) == K, "matmul: inner dimensions differ: {} x {} (expected [M, K] x [K, N])",
                 shape_str(A.shape()), shape_str(B.shape()));
     Operand oa = operand_2d(A), ob = operand_2d(B);
     Tensor y = Tensor::empty({M, N}, DType::f32, MemoryFormat::contiguous, dev);
-    sgemm_on(dev, oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, y.device_data<float>(), N);
+    sgemm_on(dev, oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, y.device_data<float>(), N, math);
     if (!needs_grad({a, b})) return make_result(y, "matmul", {a, b}, nullptr);
     const bool ga = a.requires_grad(), gb = b.requires_grad();
     // dA = gy * op(B)^T needs B; dB = op(A)^T * gy needs A.
     Operand sa = gb ? oa : Operand{}, sb = ga ? ob : Operand{};
-    return make_result(y, "matmul", {a, b}, [sa, sb, M, N, K, dev](const Tensor& gy_) -> std::vector<Tensor> {
+    return make_result(y, "matmul", {a, b}, [sa, sb, M, N, K, dev, math](const Tensor& gy_) -> std::vector<Tensor> {
       Tensor gy = gy_.contiguous();
       Tensor gA, gB;
       if (sb.p) {
         gA = Tensor::empty({M, K}, DType::f32, MemoryFormat::contiguous, dev);
-        sgemm_on(dev, false, !sb.trans, M, K, N, 1.f, gy.device_data<float>(), N, sb.p, sb.ld, 0.f, gA.device_data<float>(), K);
+        sgemm_on(dev, false, !sb.trans, M, K, N, 1.f, gy.device_data<float>(), N, sb.p, sb.ld, 0.f, gA.device_data<float>(), K, math);
       }
       if (sa.p) {
         gB = Tensor::empty({K, N}, DType::f32, MemoryFormat::contiguous, dev);
-        sgemm_on(dev, !sa.trans, false, K, N, M, 1.f, sa.p, sa.ld, gy.device_data<float>(), N, 0.f, gB.device_data<float>(), N);
+        sgemm_on(dev, !sa.trans, false, K, N, M, 1.f, sa.p, sa.ld, gy.device_data<float>(), N, 0.f, gB.device_data<float>(), N, math);
       }
       return {gA, gB};
     });
@@ -106,12 +108,12 @@ Variable matmul(const Variable& a, const Variable& b) {
   const double fl = 2.0 * M * N * K;
   for_batches(Bn, fl, dev.type != DeviceType::cpu, [&](int64_t i) {
     Operand oa = operand_batch(A3, i), ob = operand_batch(B3, i);
-    sgemm_on(dev, oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, py + i * M * N, N);
+    sgemm_on(dev, oa.trans, ob.trans, M, N, K, 1.f, oa.p, oa.ld, ob.p, ob.ld, 0.f, py + i * M * N, N, math);
   });
   if (!needs_grad({a, b})) return make_result(y, "matmul", {a, b}, nullptr);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor sa = gb ? A3 : Tensor(), sb = ga ? B3 : Tensor();
-  return make_result(y, "matmul", {a, b}, [sa, sb, Bn, M, N, K, fl, dev](const Tensor& gy_) -> std::vector<Tensor> {
+  return make_result(y, "matmul", {a, b}, [sa, sb, Bn, M, N, K, fl, dev, math](const Tensor& gy_) -> std::vector<Tensor> {
     Tensor gy = gy_.contiguous();
     const float* pg = gy.device_data<float>();
     Tensor gA, gB;
@@ -120,7 +122,7 @@ Variable matmul(const Variable& a, const Variable& b) {
       float* p = gA.device_data<float>();
       for_batches(Bn, fl, dev.type != DeviceType::cpu, [&](int64_t i) {
         Operand ob = operand_batch(sb, i);
-        sgemm_on(dev, false, !ob.trans, M, K, N, 1.f, pg + i * M * N, N, ob.p, ob.ld, 0.f, p + i * M * K, K);
+        sgemm_on(dev, false, !ob.trans, M, K, N, 1.f, pg + i * M * N, N, ob.p, ob.ld, 0.f, p + i * M * K, K, math);
       });
     }
     if (sa.defined()) {
@@ -128,7 +130,7 @@ Variable matmul(const Variable& a, const Variable& b) {
       float* p = gB.device_data<float>();
       for_batches(Bn, fl, dev.type != DeviceType::cpu, [&](int64_t i) {
         Operand oa = operand_batch(sa, i);
-        sgemm_on(dev, !oa.trans, false, K, N, M, 1.f, oa.p, oa.ld, pg + i * M * N, N, 0.f, p + i * K * N, N);
+        sgemm_on(dev, !oa.trans, false, K, N, M, 1.f, oa.p, oa.ld, pg + i * M * N, N, 0.f, p + i * K * N, N, math);
       });
     }
     return {gA, gB};
@@ -144,6 +146,7 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   HWNAS_CHECK(X.device() == W.device() && (!b.defined() || b.data().device() == X.device()),
               "linear: x, W and bias on different devices (x on {}, W on {})", X.device().str(), W.device().str());
   const Device dev = X.device();
+  const DType math = autocast_dtype();
   const int64_t in = W.size(1), out = W.size(0);
   HWNAS_CHECK(!b.defined() || (b.data().dim() == 1 && b.data().size(0) == out),
               "linear: bias must be [{}] for W {}, got {}", out, shape_str(W.shape()), shape_str(b.data().shape()));
@@ -167,25 +170,25 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
     }
     beta = 1.f;
   }
-  sgemm_on(dev, ox.trans, !ow.trans, rows, out, in, 1.f, ox.p, ox.ld, ow.p, ow.ld, beta, py, out);
+  sgemm_on(dev, ox.trans, !ow.trans, rows, out, in, 1.f, ox.p, ox.ld, ow.p, ow.ld, beta, py, out, math);
   y = y.view(out_shape);
   if (!needs_grad({x, w, b})) return make_result(y, "linear", {x, w, b}, nullptr);
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   Operand sx = gw ? ox : Operand{}, sw = gx ? ow : Operand{};
   Shape x_shape = X.shape();
   return make_result(y, "linear", {x, w, b},
-                     [sx, sw, gb, rows, in, out, x_shape, dev](const Tensor& gy_) -> std::vector<Tensor> {
+                     [sx, sw, gb, rows, in, out, x_shape, dev, math](const Tensor& gy_) -> std::vector<Tensor> {
                        Tensor gy = gy_.contiguous();
                        const float* pg = gy.device_data<float>();
                        Tensor gX, gW, gB;
                        if (sw.p) {
                          gX = Tensor::empty({rows, in}, DType::f32, MemoryFormat::contiguous, dev);
-                         sgemm_on(dev, false, sw.trans, rows, in, out, 1.f, pg, out, sw.p, sw.ld, 0.f, gX.device_data<float>(), in);
+                         sgemm_on(dev, false, sw.trans, rows, in, out, 1.f, pg, out, sw.p, sw.ld, 0.f, gX.device_data<float>(), in, math);
                          gX = gX.view(x_shape);
                        }
                        if (sx.p) {
                          gW = Tensor::empty({out, in}, DType::f32, MemoryFormat::contiguous, dev);
-                         sgemm_on(dev, true, sx.trans, out, in, rows, 1.f, pg, out, sx.p, sx.ld, 0.f, gW.device_data<float>(), in);
+                         sgemm_on(dev, true, sx.trans, out, in, rows, 1.f, pg, out, sx.p, sx.ld, 0.f, gW.device_data<float>(), in, math);
                        }
                        if (gb) {
                          gB = Tensor::empty({out}, DType::f32, MemoryFormat::contiguous, dev);

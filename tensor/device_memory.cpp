@@ -70,7 +70,9 @@ GpuInfo gpu_info(Device d) {
   int mem_khz = 0, bus_bits = 0;
   HWNAS_CUDA_CHECK(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, d.index), "gpu info");
   HWNAS_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, d.index), "gpu info");
-  return {p.name, p.multiProcessorCount, 2.0 * mem_khz * 1e3 * bus_bits / 8.0};
+  int sm_khz = 0;
+  HWNAS_CUDA_CHECK(cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, d.index), "gpu info");
+  return {p.name, p.multiProcessorCount, 2.0 * mem_khz * 1e3 * bus_bits / 8.0, sm_khz * 1e3, p.major, p.minor};
 }
 
 DeviceMemoryStats device_memory_stats(Device d) {

@@ -27,6 +27,8 @@ struct GpuInfo {
   std::string name;
   int sms = 0;
   double peak_bandwidth = 0;
+  double sm_clock_hz = 0;  // the SMs' peak clock (the driver's cudaDevAttrClockRate)
+  int cc_major = 0, cc_minor = 0;
 };
 GpuInfo gpu_info(Device d);
 

@@ -6,10 +6,16 @@
 #include "nas/builtin_networks.h"
 #include "nas/elastic_supernet.h"
 #include "nn/measure.h"
+#include "ops/autocast.h"
 #include "tensor/device_memory.h"
 #include "tools/commands.h"
 
 namespace hwnas::cli {
+
+namespace {
+constexpr const char* kAutocastHelp =
+    "off or bf16: bf16 mixed precision for convs and linear layers on a CUDA --device (fp32 master weights)";
+}
 
 void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Time a network like the peers do; prints one JSON line");
@@ -36,10 +42,17 @@ void add_bench_command(CLI::App& app) {
     sub->add_option("--warmup", opts->warmup, train ? "warm-up steps (default 2)" : "warm-up iterations (default 10)")
         ->check(non_negative());
     auto device = std::make_shared<std::string>("cpu");
-    if (train) sub->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
-    sub->callback([opts, train, device] {
+    auto autocast = std::make_shared<std::string>("off");
+    if (train) {
+      sub->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
+      sub->add_option("--autocast", *autocast, kAutocastHelp)->capture_default_str();
+    }
+    sub->callback([opts, train, device, autocast] {
       set_threads(opts->threads > 0 ? opts->threads : (train ? 2 : 1));
       const Device dev = parse_device(*device);
+      const DType compute = parse_autocast(*autocast, "--autocast");
+      check_autocast_device(compute, dev, "bench train");
+      const AutocastScope scope(compute);
       const NetworkSpec spec = resolve_network(opts->net);
       nlohmann::json j = {{"engine", "hwnas"}, {"mode", train ? "train" : "infer"}, {"net", opts->net},
                           {"threads", omp_get_max_threads()}};
@@ -48,7 +61,7 @@ void add_bench_command(CLI::App& app) {
         auto m =
             measure_train(spec, b, opts->warmup >= 0 ? opts->warmup : 2, opts->steps > 0 ? opts->steps : 10, 0, dev);
         j.update({{"batch", b}, {"step_ms", m.mean_step_ms}, {"step_ms_median", m.median_step_ms},
-                  {"images_per_s", m.images_per_s}, {"device", dev.str()}});
+                  {"images_per_s", m.images_per_s}, {"device", dev.str()}, {"autocast", *autocast}});
       } else {
         const int64_t b = opts->batch > 0 ? opts->batch : 1;
         auto m = measure_infer(spec, b, opts->warmup >= 0 ? opts->warmup : 10, opts->steps > 0 ? opts->steps : 200);
@@ -77,8 +90,13 @@ void add_bench_command(CLI::App& app) {
     if (mode == "ordered-dropout") sub->add_option("--groups", *groups, "subnets per batch (default 4)")->check(positive());
     auto device = std::make_shared<std::string>("cpu");
     sub->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
-    sub->callback([sw, groups, mode, device] {
+    auto autocast = std::make_shared<std::string>("off");
+    sub->add_option("--autocast", *autocast, kAutocastHelp)->capture_default_str();
+    sub->callback([sw, groups, mode, device, autocast] {
       const Device dev = parse_device(*device);
+      const DType compute = parse_autocast(*autocast, "--autocast");
+      check_autocast_device(compute, dev, "bench " + mode);
+      const AutocastScope scope(compute);
       if (sw->net != "elastic-mobile")
         throw CLI::ValidationError("--space", "bench " + mode + ": space '" + sw->net +
                                                   "' is not supported; only elastic-mobile has a supernet for now");
@@ -91,7 +109,7 @@ void add_bench_command(CLI::App& app) {
                           {"space", sw->net},           {"batch", b},
                           {"threads", omp_get_max_threads()}, {"step_ms", m.mean_step_ms},
                           {"step_ms_median", m.median_step_ms}, {"subnet_images_per_s", m.images_per_s},
-                          {"device", dev.str()}};
+                          {"device", dev.str()}, {"autocast", *autocast}};
       if (mode == "ordered-dropout") j["groups"] = *groups;
       std::cout << j.dump() << std::endl;
     });

@@ -10,6 +10,7 @@
 #include "nas/bn_recalibration.h"
 #include "nas/builtin_spaces.h"
 #include "nas/supernet_train.h"
+#include "ops/autocast.h"
 #include "tensor/device_memory.h"
 #include "tools/commands.h"
 #include "tools/subnet_options.h"
@@ -85,11 +86,17 @@ void add_supernet_train(CLI::App& parent) {
                   "cpu, cuda or cuda:N: where the supernet trains (the CUDA backend; per-epoch subnet evaluations "
                   "stay on the CPU)")
       ->capture_default_str();
+  auto autocast = std::make_shared<std::string>("off");
+  cmd->add_option("--autocast", *autocast,
+                  "off or bf16: bf16 mixed precision for the supernet's convs and linear layers on a CUDA --device "
+                  "(fp32 master weights)")
+      ->capture_default_str();
   cmd->add_option("--threads", *threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")->check(non_negative());
   cmd->add_flag("--quiet", *quiet, "no progress bar");
   cmd->callback([=] {
     set_threads(*threads);
     cfg->device = parse_device(*device);
+    cfg->autocast = parse_autocast(*autocast, "--autocast");
     if (cfg->resume && cfg->out_dir.empty()) throw CLI::ValidationError("--resume", "needs --out");
     cfg->distill = !*no_distill;
     cfg->progress = !*quiet;

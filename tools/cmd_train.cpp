@@ -3,6 +3,7 @@
 
 #include "nas/builtin_networks.h"
 #include "nas/train_network.h"
+#include "ops/autocast.h"
 #include "tensor/device_memory.h"
 #include "tools/commands.h"
 
@@ -45,10 +46,16 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", *threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
       ->check(non_negative());
   cmd->add_option("--device", *device, "cpu, cuda or cuda:N (the CUDA backend; SGD only)")->capture_default_str();
+  auto autocast = std::make_shared<std::string>("off");
+  cmd->add_option("--autocast", *autocast,
+                  "off or bf16: bf16 mixed precision for convs and linear layers on a CUDA --device (fp32 master "
+                  "weights)")
+      ->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "no progress bar");
   cmd->callback([=] {
     set_threads(*threads);
     cfg->device = parse_device(*device);
+    cfg->autocast = parse_autocast(*autocast, "--autocast");
     if (cfg->resume && cfg->out_dir.empty()) throw CLI::ValidationError("--resume", "needs --out");
     cfg->net = resolve_network(*net);
     cfg->progress = !*quiet;

@@ -13,8 +13,9 @@
 # their composed references, the allocator, training steps, the cuda target), the kernel lab
 # (cuda_bench: each fused kernel's GB/s and % of peak bandwidth against its composed path, and
 # the multi-tensor optimizer steps), then the throughput comparisons of the issue, each side by
-# side with the PyTorch peer on the same GPU in the same call (eager fp32 on both sides: neither
-# has a bf16 autocast mode yet): elastic-mobile sandwich at batch 512 (fused kernels on and off),
+# side with the PyTorch peer on the same GPU in the same call, eager fp32 on both sides and then
+# bf16 autocast on both (hwnas --autocast bf16; the peer under torch.autocast through
+# bench/peer_autocast.py): elastic-mobile sandwich at batch 512 (fused kernels on and off),
 # ordered dropout, and FBNet arch 0 training at batch 256; last, one short supernet epoch on the
 # GPU, whose history says how many cudaMalloc calls its steps still made after the reserve.
 # Everything goes to stdout and to $OUT (or .gpu/out).
@@ -82,6 +83,13 @@ PY
     for i in 1 2 3; do
       "$g/run" hwnas bench train --net "fbnet:$arch0" --batch 256 --steps 10 --warmup 3 --device cuda || true
       python3 "$g/peers/fbnet_torch.py" train --arch "$arch0" --batch 256 --device cuda || true
+    done
+    echo "== bf16 autocast: sandwich batch 512 and FBNet arch 0 batch 256, hwnas --autocast bf16 vs torch.autocast"
+    for i in 1 2 3; do
+      "$g/run" hwnas bench sandwich --batch 512 --steps 10 --warmup 3 --device cuda --autocast bf16 || true
+      python3 bench/peer_autocast.py "$g/peers/elastic_torch.py" sandwich --batch 512 --device cuda || true
+      "$g/run" hwnas bench train --net "fbnet:$arch0" --batch 256 --steps 10 --warmup 3 --device cuda --autocast bf16 || true
+      python3 bench/peer_autocast.py "$g/peers/fbnet_torch.py" train --arch "$arch0" --batch 256 --device cuda || true
     done
     echo "== one supernet epoch on the GPU (5120 images): reserve, then device_mallocs per epoch"
     rm -rf "$out/sn"

@@ -44,6 +44,9 @@ expect_error "unknown network" "not a built-in" "$hwnas" bench infer --net nonse
 expect_error "bad layer" "layer 0" "$hwnas" bench infer --net "$tmp/bad.json"
 expect_error "broken JSON" "invalid JSON" "$hwnas" bench infer --net "$tmp/broken.json"
 expect_error "bad device" "'gpu' is not a device (expected cpu, cuda or cuda:N)" "$hwnas" bench train --net elastic-mobile:min --device gpu
+expect_error "bad autocast" "unknown autocast type 'fp8' (expected off or bf16)" "$hwnas" bench train --net elastic-mobile:min --autocast fp8
+expect_error "autocast on the CPU" "--autocast bf16 needs a CUDA --device" "$hwnas" train --net elastic-mobile:min --autocast bf16
+expect_error "supernet autocast on the CPU" "supernet train: --autocast bf16 needs a CUDA --device" "$hwnas" supernet train --autocast bf16 --epochs 1
 if ! nvidia-smi -L >/dev/null 2>&1; then  # without a GPU, asking for one says why, in one line
   expect_error "no GPU" "cuda:0" "$hwnas" bench train --net elastic-mobile:min --steps 1 --device cuda
 fi

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 
+#include "cuda/cast.h"
 #include "ops/activation.h"
+#include "ops/autocast.h"
 #include "ops/batch_norm.h"
 #include "ops/channel_mask.h"
 #include "ops/bypass.h"
@@ -123,6 +125,60 @@ TEST(OpsCuda, MatmulAndLinearOnCublas) {
   expect_cuda_matches_cpu(
       [](const auto& v) { return linear(v[0], Variable(v[1].data().narrow(0, 0, 6).narrow(1, 0, 12)), Variable()); },
       {test::randn({6, 12}, 16), w}, 1e-4f, 1);
+}
+
+// bf16 autocast (ops/autocast.h): what the GPU computes is the f32 op on bf16-rounded operands
+// (and upstream gradients), with the convolution's result rounded to bf16 too; the CPU reference
+// below does exactly that in f32, so the two differ by accumulation order, which can move a bf16
+// result by an ulp (2^-8 relative): hence the 2e-2 tolerances. The backward runs after the scope
+// has closed and must still use the forward's precision.
+Tensor rounded_to_bf16(const Tensor& t) {
+  std::vector<float> v = t.to_vector();
+  for (float& f : v) f = cuda::bf16_round(f);
+  return Tensor::from_vector(v, t.shape());
+}
+
+TEST(OpsCuda, Bf16AutocastConvAndLinearComputeOnRoundedOperands) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  struct Case {
+    Tensor x, w, b, gy;
+    std::function<Variable(const Variable&, const Variable&, const Variable&)> f;
+    bool rounds_output;  // cuDNN's bf16 conv writes bf16; cuBLAS's FAST_16BF writes f32
+  };
+  const Conv2dOptions co = Conv2dOptions::make(1, 1);
+  std::vector<Case> cases;
+  cases.push_back({test::randn({4, 16, 8, 8}, 40), test::randn({32, 16, 3, 3}, 41, 0.3f), test::randn({32}, 42),
+                   test::randn({4, 32, 8, 8}, 43),
+                   [co](const Variable& x, const Variable& w, const Variable& b) { return conv2d(x, w, b, co); }, true});
+  cases.push_back({test::randn({16, 64}, 44), test::randn({32, 64}, 45, 0.3f), test::randn({32}, 46),
+                   test::randn({16, 32}, 47),
+                   [](const Variable& x, const Variable& w, const Variable& b) { return linear(x, w, b); }, false});
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    SCOPED_TRACE(ci == 0 ? "conv2d" : "linear");
+    const Case& c = cases[ci];
+    Variable xg = test::param(c.x.cuda()), wg = test::param(c.w.cuda()), bg = test::param(c.b.cuda());
+    Variable yg;
+    {
+      AutocastScope bf16(DType::bf16);
+      yg = c.f(xg, wg, bg);
+    }
+    yg.backward(c.gy.cuda());
+    // The reference: f32 math on rounded operands; the bias is added in f32 after the rounding.
+    Variable xr = test::param(rounded_to_bf16(c.x)), wr = test::param(rounded_to_bf16(c.w));
+    Variable yr = c.f(xr, wr, Variable());
+    yr.backward(rounded_to_bf16(c.gy));
+    Tensor y_ref = c.rounds_output ? rounded_to_bf16(yr.data()) : yr.data();
+    y_ref = add(Variable(y_ref), Variable(ci == 0 ? c.b.reshape({1, 32, 1, 1}) : c.b)).data();
+    const Tensor gx_ref = c.rounds_output ? rounded_to_bf16(xr.grad()) : xr.grad();
+    const Tensor gw_ref = c.rounds_output ? rounded_to_bf16(wr.grad()) : wr.grad();
+    EXPECT_TRUE(test::all_close(yg.data().cpu(), y_ref, 2e-2f, 2e-2f)) << "forward";
+    EXPECT_TRUE(test::all_close(xg.grad().cpu(), gx_ref, 2e-2f, 2e-2f)) << "input gradient";
+    EXPECT_TRUE(test::all_close(wg.grad().cpu(), gw_ref, 2e-2f, 2e-2f)) << "weight gradient";
+    if (c.rounds_output) {  // the result is bf16 rounded: not the f32 convolution
+      const Tensor y32 = c.f(Variable(c.x.cuda()), Variable(c.w.cuda()), Variable(c.b.cuda())).data().cpu();
+      EXPECT_FALSE(test::all_close(yg.data().cpu(), y32, 1e-6f, 1e-6f)) << "autocast changed nothing";
+    }
+  }
 }
 
 TEST(OpsCuda, CrossEntropyWithLabelSmoothing) {

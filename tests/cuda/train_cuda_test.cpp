@@ -3,11 +3,14 @@
 // (the sandwich's subnets, ordered dropout) with its shared weights on the GPU. Skips without a GPU.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nas/builtin_networks.h"
 #include "nas/builtin_spaces.h"
 #include "nas/elastic_supernet.h"
 #include "nn/network.h"
 #include "nn/optim.h"
+#include "ops/autocast.h"
 #include "ops/loss.h"
 #include "tests/cuda/cuda_test_util.h"
 #include "tests/test_util.h"
@@ -45,6 +48,39 @@ TEST(TrainCuda, SgdStepsOnTheGpuMatchTheCpu) {
   const auto pc = cpu_net->state(), pg = gpu_net->state();
   for (size_t i = 0; i < pc.size(); ++i)
     EXPECT_TRUE(test::all_close(pg[i].second.cpu(), pc[i].second, 1e-3f, 1e-3f)) << pc[i].first;
+}
+
+// bf16 autocast training (fp32 master weights): the same steps as in f32 on the GPU, losses
+// within bf16's reach of the f32 ones, and the weights stay f32 and finite.
+TEST(TrainCuda, Bf16AutocastStepsTrackTheF32Steps) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  const Device gpu{DeviceType::cuda, 0};
+  auto net32 = build_network(resolve_network("elastic-mobile:min"), 5);
+  auto net16 = build_network(resolve_network("elastic-mobile:min"), 5);
+  net32->to(gpu);
+  net16->to(gpu);
+  const SgdOptions o{0.05f, 0.9f, 0.f, 4e-5f, true};
+  Sgd opt32(net32->parameters(), o), opt16(net16->parameters(), o);
+  Tensor x = test::cl(test::randn({16, 1, 28, 28}, 62)).cuda(), y = labels_for(16).cuda();
+  for (int step = 0; step < 5; ++step) {
+    opt32.zero_grad();
+    opt16.zero_grad();
+    Variable l32 = cross_entropy(net32->forward(Variable(x)), y);
+    Variable l16;
+    {
+      AutocastScope bf16(DType::bf16);
+      l16 = cross_entropy(net16->forward(Variable(x)), y);
+    }
+    EXPECT_NEAR(l16.item(), l32.item(), 5e-2f * (1.f + l32.item())) << "step " << step;
+    l32.backward();
+    l16.backward();
+    opt32.step();
+    opt16.step();
+  }
+  for (const auto& [n, p] : net16->named_parameters()) {
+    ASSERT_EQ(p.data().dtype(), DType::f32) << n;
+    for (float v : p.data().cpu().to_vector()) ASSERT_TRUE(std::isfinite(v)) << n;
+  }
 }
 
 TEST(TrainCuda, MultiTensorSgdAndAdamWOnTheGpuMatchTheCpu) {
