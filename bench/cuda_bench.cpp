@@ -20,6 +20,7 @@
 #include "ops/fused_kernels.h"
 #include "ops/mixed_op.h"
 #include "ops/ordered_dropout.h"
+#include "ops/shape_ops.h"
 #include "ops/split_attention.h"
 #include "tensor/device_memory.h"
 #include "tensor/rng.h"
@@ -154,6 +155,27 @@ void BM_optimizer_step(benchmark::State& st) {
   measure(st, elems * 4 * (adamw ? 7 : 5), [&] { opt->step(); });
 }
 BENCHMARK(BM_optimizer_step)->ArgNames({"adamw"})->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// The elastic depthwise convolution of the sandwich's max subnet at its widest: the centre 3x3
+// of the shared 5x5 weight over x [512, 240, 14, 14] (stage 2, expand 6), forward and backward.
+// fused: the kernel reads the centre in place and writes the weight gradient in PyTorch's
+// layout; composed: the centre packed tap-major first, the gradient permuted back. Traffic:
+// x and y (forward), gy and gx (input gradient), gy and x (weight gradient).
+void BM_depthwise_elastic(benchmark::State& st) {
+  if (!have_gpu(st)) return;
+  const bool fused = st.range(0) != 0;
+  const Shape shape = {512, 240, 14, 14};
+  Variable x(gpu_randn(shape, 1, MemoryFormat::channels_last), true);
+  Variable w5(gpu_randn({240, 1, 5, 5}, 2), true);
+  const Tensor gy = gpu_randn(shape, 3, MemoryFormat::channels_last);
+  FusedKernelsScope scope(fused);
+  measure(st, 6.0 * static_cast<double>(shape_numel(shape)) * 4, [&] {
+    x.zero_grad();
+    w5.zero_grad();
+    conv2d(x, narrow(narrow(w5, 2, 1, 3), 3, 1, 3), Variable(), Conv2dOptions::make(1, 1, 1, 240)).backward(gy);
+  });
+}
+BENCHMARK(BM_depthwise_elastic)->ArgNames({"fused"})->Arg(1)->Arg(0)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // A pointwise convolution of the supernet's widest stage at the sandwich's batch (x [512, 64,
 // 14, 14] -> 384 channels, the 1x1 expand of a block with expand 6), forward and both backward

@@ -1,9 +1,12 @@
 // Depthwise 2-D convolution kernels (see cuda/conv_depthwise.h for layouts and semantics).
 // Own kernels rather than cuDNN: cuDNN's depthwise (grouped, groups == C) paths are often slow,
-// falling back to generic grouped algorithms. Here activations are NHWC and the weight is packed
-// tap-major with channels fastest, so consecutive threads (lanes) always handle consecutive
-// channels of the same pixel and tap: every warp's loads of x, gy and wt and its stores are
-// coalesced 128-byte segments.
+// falling back to generic grouped algorithms. Activations are NHWC, so consecutive threads
+// (lanes) handle consecutive channels of the same pixel and tap: every warp's loads of x and gy
+// and its stores are coalesced 128-byte segments. Weight loads are coalesced too with the packed
+// layout; read in place from PyTorch's layout, a warp's 32 weight loads of a tap are the
+// parent weight's KH*KW floats apart (25 for a 5x5 weight, also when its centre is
+// read), served by L1 (a weight is at most a few tens of KiB). Which costs more, that or the
+// packing copy per call, is what the kernel lab's depthwise rows measure.
 #include "cuda/check.h"
 #include "cuda/conv_depthwise.h"
 #include "cuda/device_math.cuh"
@@ -16,62 +19,17 @@ namespace {
 constexpr int kThreads = 256;
 
 // One thread per output element (n, oy, ox, c), c fastest; grid-stride over n*OH*OW*C.
-__global__ void dw_forward_kernel(DepthwiseGeom g, const float* __restrict__ x, const float* __restrict__ wt,
-                                  const float* __restrict__ bias, float* __restrict__ y) {
+__global__ void dw_forward_kernel(DepthwiseGeom g, const float* __restrict__ x, const float* __restrict__ w,
+                                  DepthwiseWeightLayout wl, const float* __restrict__ bias, float* __restrict__ y) {
   const int64_t total = g.n * g.oh * g.ow * g.c;
-  HWNAS_GRID_STRIDE(i, total) {
-    const int64_t c = i % g.c;
-    const int64_t pix = i / g.c;
-    const int64_t ox = pix % g.ow;
-    const int64_t r = pix / g.ow;
-    const int64_t oy = r % g.oh;
-    const int64_t n = r / g.oh;
-    float acc = bias ? bias[c] : 0.f;
-    for (int64_t ky = 0; ky < g.kh; ++ky) {
-      const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      const float* xrow = x + (n * g.h + iy) * g.w * g.c + c;
-      const float* wrow = wt + ky * g.kw * g.c + c;
-      for (int64_t kx = 0; kx < g.kw; ++kx) {
-        const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
-        if (ix < 0 || ix >= g.w) continue;
-        acc += xrow[ix * g.c] * wrow[kx * g.c];
-      }
-    }
-    y[i] = acc;
-  }
+  HWNAS_GRID_STRIDE(i, total) y[i] = depthwise_forward_at(g, x, w, wl, bias, i);
 }
 
 // One thread per input-gradient element (n, iy, ix, c), c fastest; grid-stride over n*H*W*C.
-// Gather: for each tap, the output (oy, ox) that read (iy, ix) through it, if any.
-__global__ void dw_backward_data_kernel(DepthwiseGeom g, const float* __restrict__ gy, const float* __restrict__ wt,
-                                        float* __restrict__ gx) {
+__global__ void dw_backward_data_kernel(DepthwiseGeom g, const float* __restrict__ gy, const float* __restrict__ w,
+                                        DepthwiseWeightLayout wl, float* __restrict__ gx) {
   const int64_t total = g.n * g.h * g.w * g.c;
-  HWNAS_GRID_STRIDE(i, total) {
-    const int64_t c = i % g.c;
-    const int64_t pix = i / g.c;
-    const int64_t ix = pix % g.w;
-    const int64_t r = pix / g.w;
-    const int64_t iy = r % g.h;
-    const int64_t n = r / g.h;
-    float acc = 0.f;
-    for (int64_t ky = 0; ky < g.kh; ++ky) {
-      const int64_t ty = iy + g.ph - ky * g.dh;  // = oy * sh
-      if (ty < 0 || ty % g.sh != 0) continue;
-      const int64_t oy = ty / g.sh;
-      if (oy >= g.oh) continue;
-      const float* gyrow = gy + (n * g.oh + oy) * g.ow * g.c + c;
-      const float* wrow = wt + ky * g.kw * g.c + c;
-      for (int64_t kx = 0; kx < g.kw; ++kx) {
-        const int64_t tx = ix + g.pw - kx * g.dw;  // = ox * sw
-        if (tx < 0 || tx % g.sw != 0) continue;
-        const int64_t ox = tx / g.sw;
-        if (ox >= g.ow) continue;
-        acc += gyrow[ox * g.c] * wrow[kx * g.c];
-      }
-    }
-    gx[i] = acc;
-  }
+  HWNAS_GRID_STRIDE(i, total) gx[i] = depthwise_backward_data_at(g, gy, w, wl, i);
 }
 
 // Weight (and bias) gradient. Block (32 channel lanes x kRowLanes row lanes) = 32 consecutive
@@ -83,43 +41,21 @@ __global__ void dw_backward_data_kernel(DepthwiseGeom g, const float* __restrict
 constexpr int kRowLanes = 8;
 
 __global__ void dw_backward_weight_kernel(DepthwiseGeom g, const float* __restrict__ gy, const float* __restrict__ x,
-                                          float* __restrict__ gwt, float* __restrict__ gbias, bool atomic) {
+                                          float* __restrict__ gw, DepthwiseWeightLayout gl, float* __restrict__ gbias,
+                                          bool atomic) {
   __shared__ float part[kRowLanes][32];
   const int64_t ch = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   const int64_t ntaps = g.kh * g.kw;
   const int64_t ntotal = ntaps + (gbias ? 1 : 0);
-  const int64_t rows = g.n * g.oh;
+  const int64_t first = blockIdx.z * static_cast<int64_t>(kRowLanes) + threadIdx.y;
   const int64_t row_step = static_cast<int64_t>(gridDim.z) * kRowLanes;
   for (int64_t tap = blockIdx.y; tap < ntotal; tap += gridDim.y) {  // uniform over the block
-    float acc = 0.f;
-    if (ch < g.c) {
-      if (tap == ntaps) {  // bias: sum of gy
-        for (int64_t r = blockIdx.z * static_cast<int64_t>(kRowLanes) + threadIdx.y; r < rows; r += row_step) {
-          const float* gyrow = gy + r * g.ow * g.c + ch;
-          for (int64_t ox = 0; ox < g.ow; ++ox) acc += gyrow[ox * g.c];
-        }
-      } else {
-        const int64_t ky = tap / g.kw, kx = tap % g.kw;
-        for (int64_t r = blockIdx.z * static_cast<int64_t>(kRowLanes) + threadIdx.y; r < rows; r += row_step) {
-          const int64_t oy = r % g.oh, n = r / g.oh;
-          const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
-          if (iy < 0 || iy >= g.h) continue;
-          const float* gyrow = gy + r * g.ow * g.c + ch;
-          const float* xrow = x + (n * g.h + iy) * g.w * g.c + ch;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
-            if (ix < 0 || ix >= g.w) continue;
-            acc += gyrow[ox * g.c] * xrow[ix * g.c];
-          }
-        }
-      }
-    }
-    part[threadIdx.y][threadIdx.x] = acc;
+    part[threadIdx.y][threadIdx.x] = ch < g.c ? depthwise_weight_grad_part(g, gy, x, tap, ch, first, row_step) : 0.f;
     __syncthreads();
     if (threadIdx.y == 0 && ch < g.c) {
       float t = 0.f;
       for (int i = 0; i < kRowLanes; ++i) t += part[i][threadIdx.x];
-      float* out = tap == ntaps ? gbias + ch : gwt + tap * g.c + ch;
+      float* out = tap == ntaps ? gbias + ch : gw + ch * gl.c_stride + (tap / g.kw) * gl.ky_stride + (tap % g.kw) * gl.kx_stride;
       if (atomic)
         atomicAdd(out, t);
       else
@@ -131,25 +67,26 @@ __global__ void dw_backward_weight_kernel(DepthwiseGeom g, const float* __restri
 
 }  // namespace
 
-void depthwise_forward(const DepthwiseGeom& g, const float* x, const float* wt, const float* bias, float* y,
-                       int device) {
+void depthwise_forward(const DepthwiseGeom& g, const float* x, const float* w, const DepthwiseWeightLayout& wl,
+                       const float* bias, float* y, int device) {
   const int64_t total = g.n * g.oh * g.ow * g.c;
   if (total == 0) return;
   auto s = static_cast<cudaStream_t>(stream(device));
-  dw_forward_kernel<<<grid_size(total, kThreads), kThreads, 0, s>>>(g, x, wt, bias, y);
+  dw_forward_kernel<<<grid_size(total, kThreads), kThreads, 0, s>>>(g, x, w, wl, bias, y);
   HWNAS_CUDA_CHECK_LAUNCH("depthwise conv forward");
 }
 
-void depthwise_backward_data(const DepthwiseGeom& g, const float* gy, const float* wt, float* gx, int device) {
+void depthwise_backward_data(const DepthwiseGeom& g, const float* gy, const float* w, const DepthwiseWeightLayout& wl,
+                             float* gx, int device) {
   const int64_t total = g.n * g.h * g.w * g.c;
   if (total == 0) return;
   auto s = static_cast<cudaStream_t>(stream(device));
-  dw_backward_data_kernel<<<grid_size(total, kThreads), kThreads, 0, s>>>(g, gy, wt, gx);
+  dw_backward_data_kernel<<<grid_size(total, kThreads), kThreads, 0, s>>>(g, gy, w, wl, gx);
   HWNAS_CUDA_CHECK_LAUNCH("depthwise conv backward data");
 }
 
-void depthwise_backward_weight(const DepthwiseGeom& g, const float* gy, const float* x, float* gwt, float* gbias,
-                               int device) {
+void depthwise_backward_weight(const DepthwiseGeom& g, const float* gy, const float* x, float* gw,
+                               const DepthwiseWeightLayout& gl, float* gbias, int device) {
   const int64_t ntaps = g.kh * g.kw;
   const int64_t ntotal = ntaps + (gbias ? 1 : 0);
   if (g.c == 0 || ntotal == 0) return;
@@ -168,12 +105,14 @@ void depthwise_backward_weight(const DepthwiseGeom& g, const float* gy, const fl
   splits = splits < 1 ? 1 : (splits > 65535 ? 65535 : splits);
   const bool atomic = splits > 1;
   if (atomic) {
-    if (ntaps > 0) HWNAS_CUDA_CHECK(cudaMemsetAsync(gwt, 0, ntaps * g.c * sizeof(float), s), "depthwise conv");
+    // gw is dense in its layout (the caller's contract), so its extent is C*KH*KW elements from
+    // its lowest address, which is gw itself for non-negative strides.
+    if (ntaps > 0) HWNAS_CUDA_CHECK(cudaMemsetAsync(gw, 0, ntaps * g.c * sizeof(float), s), "depthwise conv");
     if (gbias) HWNAS_CUDA_CHECK(cudaMemsetAsync(gbias, 0, g.c * sizeof(float), s), "depthwise conv");
   }
   const dim3 block(32, kRowLanes);
   const dim3 grid(static_cast<unsigned>(cblocks), static_cast<unsigned>(yblocks), static_cast<unsigned>(splits));
-  dw_backward_weight_kernel<<<grid, block, 0, s>>>(g, gy, x, gwt, gbias, atomic);
+  dw_backward_weight_kernel<<<grid, block, 0, s>>>(g, gy, x, gw, gl, gbias, atomic);
   HWNAS_CUDA_CHECK_LAUNCH("depthwise conv backward weight");
 }
 

@@ -72,14 +72,17 @@ void conv_forward(const ConvShape&, const float*, const float*, const float*, fl
 void conv_backward_data(const ConvShape&, const float*, const float*, float*, int) { fail_without_cuda("conv2d"); }
 void conv_backward_filter(const ConvShape&, const float*, const float*, float*, int) { fail_without_cuda("conv2d"); }
 size_t conv_plan_cache_size() { return 0; }
-void depthwise_forward(const DepthwiseGeom&, const float*, const float*, const float*, float*, int) {
-  fail_without_cuda("conv2d (depthwise)");
+void depthwise_forward(const DepthwiseGeom&, const float*, const float*, const DepthwiseWeightLayout&, const float*,
+                       float*, int) {
+  fail_without_cuda("depthwise conv");
 }
-void depthwise_backward_data(const DepthwiseGeom&, const float*, const float*, float*, int) {
-  fail_without_cuda("conv2d (depthwise)");
+void depthwise_backward_data(const DepthwiseGeom&, const float*, const float*, const DepthwiseWeightLayout&, float*,
+                             int) {
+  fail_without_cuda("depthwise conv backward");
 }
-void depthwise_backward_weight(const DepthwiseGeom&, const float*, const float*, float*, float*, int) {
-  fail_without_cuda("conv2d (depthwise)");
+void depthwise_backward_weight(const DepthwiseGeom&, const float*, const float*, float*, const DepthwiseWeightLayout&,
+                               float*, int) {
+  fail_without_cuda("depthwise conv backward");
 }
 
 void weighted_sum_forward(const WeightedSumArgs&, int) { fail_without_cuda("weighted_sum"); }

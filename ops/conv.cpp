@@ -10,6 +10,7 @@
 #include "cuda/conv_depthwise.h"
 #include "ops/autocast.h"
 #include "ops/conv_kernels.h"
+#include "ops/fused_kernels.h"
 #include "ops/gemm.h"
 
 namespace hwnas {
@@ -171,9 +172,12 @@ Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, co
 
 namespace {
 
-// The CUDA path: depthwise convs on our own NHWC kernel (weights packed tap-major), everything
-// else on cuDNN with NHWC filters. Weights may be strided slices of shared supernet weights: the
-// packing copy is small, and gradients come back in the slice's PyTorch layout.
+// The CUDA path: depthwise convs on our own NHWC kernel, everything else on cuDNN with NHWC
+// filters. Weights may be strided slices of shared supernet weights. The depthwise kernel reads
+// them in place through their strides (an elastic kernel's centre straight from the shared
+// weight) and writes the weight gradient in PyTorch's layout; with HWNAS_FUSED=0 it takes the
+// composed reference path, packing the weight tap-major first (cuda/conv_depthwise.h). cuDNN
+// gets a packed copy (small), and its gradients are permuted back to the slice's layout.
 Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias, const Plan& p) {
   const ConvGeom g = p.g;
   const Device dev = x.data().device();
@@ -182,9 +186,16 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
   const bool depthwise = p.kind == Kind::depthwise;
   Tensor xcl = x.data().contiguous(MemoryFormat::channels_last);
   Tensor b = bias.defined() ? bias.data().contiguous() : Tensor();
-  // Depthwise: [C, 1, kH, kW] -> [kH, kW, C, 1] = wt[(ky kW + kx) C + c]; else [C_out, kH, kW, C_in/g].
-  Tensor wp = (depthwise ? w.data().permute({2, 3, 0, 1}) : w.data().permute({0, 2, 3, 1})).contiguous();
   const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+  const bool dw_in_place = depthwise && fused_kernels_enabled();
+  // Depthwise in place: the weight as it is. Packed: [C, 1, kH, kW] -> [kH, kW, C, 1], i.e.
+  // wt[(ky kW + kx) C + c]; cuDNN: [C_out, kH, kW, C_in/g].
+  const Tensor& wd = w.data();
+  Tensor wp = dw_in_place ? wd
+                          : (depthwise ? wd.permute({2, 3, 0, 1}) : wd.permute({0, 2, 3, 1})).contiguous();
+  const cuda::DepthwiseWeightLayout wl =
+      dw_in_place ? cuda::DepthwiseWeightLayout{wd.stride(0), wd.stride(2), wd.stride(3)}
+                  : cuda::DepthwiseWeightLayout::packed(dg);
   // bf16 autocast applies to cuDNN's convolutions (the backward keeps the forward's precision);
   // the depthwise kernel computes in f32 (ops/autocast.h).
   const cuda::ConvShape cs{g.n,  g.c_in, g.h,  g.w,  g.c_out, g.kh,     g.kw, g.oh, g.ow,
@@ -194,7 +205,8 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
   const float* pb = b.defined() ? b.device_data<float>() : nullptr;
   if (y.numel() > 0) {
     if (depthwise)
-      cuda::depthwise_forward(dg, xcl.device_data<float>(), wp.device_data<float>(), pb, y.device_data<float>(), dev.index);
+      cuda::depthwise_forward(dg, xcl.device_data<float>(), wp.device_data<float>(), wl, pb, y.device_data<float>(),
+                              dev.index);
     else
       cuda::conv_forward(cs, xcl.device_data<float>(), wp.device_data<float>(), pb, y.device_data<float>(), dev.index);
   }
@@ -216,12 +228,20 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
     }
     const float* pgy = gy.device_data<float>();
     if (depthwise) {
-      if (need_gx) cuda::depthwise_backward_data(dg, pgy, saved_w.device_data<float>(), gx.device_data<float>(), dev.index);
+      if (need_gx)
+        cuda::depthwise_backward_data(dg, pgy, saved_w.device_data<float>(), wl, gx.device_data<float>(), dev.index);
       if (need_gw) {  // the bias gradient comes with the weight's, in the same pass over gy
-        Tensor gwt = Tensor::empty({g.kh, g.kw, g.c_in, 1}, DType::f32, MemoryFormat::contiguous, dev);
-        cuda::depthwise_backward_weight(dg, pgy, saved_x.device_data<float>(), gwt.device_data<float>(),
-                                        need_gb ? gb.device_data<float>() : nullptr, dev.index);
-        gw = gwt.permute({2, 3, 0, 1}).contiguous();
+        float* pgb = need_gb ? gb.device_data<float>() : nullptr;
+        if (dw_in_place) {  // written straight into PyTorch's layout
+          gw = Tensor::empty(w_shape, DType::f32, MemoryFormat::contiguous, dev);
+          cuda::depthwise_backward_weight(dg, pgy, saved_x.device_data<float>(), gw.device_data<float>(),
+                                          cuda::DepthwiseWeightLayout::pytorch(dg), pgb, dev.index);
+        } else {
+          Tensor gwt = Tensor::empty({g.kh, g.kw, g.c_in, 1}, DType::f32, MemoryFormat::contiguous, dev);
+          cuda::depthwise_backward_weight(dg, pgy, saved_x.device_data<float>(), gwt.device_data<float>(),
+                                          cuda::DepthwiseWeightLayout::packed(dg), pgb, dev.index);
+          gw = gwt.permute({2, 3, 0, 1}).contiguous();
+        }
       } else if (need_gb) {
         sum_rows_on(dev, pgy, g.n * g.oh * g.ow, g.c_out, g.c_out, gb.device_data<float>());
       }

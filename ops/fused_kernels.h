@@ -1,7 +1,8 @@
 #pragma once
 // Whether the CUDA paths of the supernet ops (mixed-op weighted sum, Split-Attention combine,
-// ordered dropout) run their fused kernels (cuda/fused_supernet.h) or the composed reference
-// paths built from the device's elementwise ops. On by default; off with HWNAS_FUSED=0 in the
+// ordered dropout; the depthwise conv reading an elastic kernel in place) run their fused kernels
+// (cuda/fused_supernet.h, cuda/conv_depthwise.h) or the composed reference paths built from the
+// device's elementwise ops and copies. On by default; off with HWNAS_FUSED=0 in the
 // environment (to measure what the fusion buys) or with FusedKernelsScope (tests compare the two).
 namespace hwnas {
 

@@ -267,14 +267,18 @@ TEST(OpsCuda, Conv2dEveryKind) {
     expect_cuda_matches_cpu([o](const auto& v) { return conv2d(v[0], v[1], v[2], o); }, {test::cl(x), w, bias}, 1e-4f);
     expect_cuda_matches_cpu([o](const auto& v) { return conv2d(v[0], v[1], Variable(), o); }, {x, w}, 1e-4f);
   }
-  // An elastic kernel: the centre 3x3 of a 5x5 depthwise weight, as a strided view.
+  // An elastic kernel: the centre 3x3 of a 5x5 depthwise weight, as a strided view (autograd's
+  // narrow, as the supernet slices it), read in place (fused) and packed first (composed).
   Tensor w5 = test::randn({16, 1, 5, 5}, 33, 0.3f);
-  expect_cuda_matches_cpu(
-      [](const auto& v) {
-        return conv2d(v[0], Variable(v[1].data().narrow(2, 1, 3).narrow(3, 1, 3)), Variable(),
-                      Conv2dOptions::make(1, 1, 1, 16));
-      },
-      {test::cl(test::randn({2, 16, 7, 7}, 34)), w5}, 1e-4f, 1);
+  for (bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "elastic centre in place" : "elastic centre packed");
+    FusedKernelsScope scope(fused);
+    expect_cuda_matches_cpu(
+        [](const auto& v) {
+          return conv2d(v[0], narrow(narrow(v[1], 2, 1, 3), 3, 1, 3), v[2], Conv2dOptions::make(1, 1, 1, 16));
+        },
+        {test::cl(test::randn({2, 16, 7, 7}, 34)), w5, test::randn({16}, 35)}, 1e-4f);
+  }
 }
 
 TEST(OpsCuda, OrderedDropoutAndChannelBypass) {
