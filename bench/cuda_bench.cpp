@@ -116,6 +116,29 @@ BENCHMARK(BM_split_attention)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
+// Split-Attention pooling of r splits [128, 64, 28, 28] to [128, 64], forward and backward.
+// Fused traffic: forward r reads; backward one broadcast gradient written (the fused op shares
+// it between the splits; the composed path writes one per split, which this count leaves out).
+void BM_split_attention_pool(benchmark::State& st) {
+  if (!have_gpu(st)) return;
+  const bool fused = st.range(0) != 0;
+  const int r = static_cast<int>(st.range(1));
+  const Shape shape = {128, 64, 28, 28};
+  std::vector<Variable> splits;
+  for (int m = 0; m < r; ++m) splits.emplace_back(gpu_randn(shape, 1 + m, MemoryFormat::channels_last), true);
+  const Tensor gy = gpu_randn({128, 64}, 99);
+  FusedKernelsScope scope(fused);
+  measure(st, (r + 1.0) * static_cast<double>(shape_numel(shape)) * 4, [&] {
+    for (auto& v : splits) v.zero_grad();
+    split_attention_pool(splits).backward(gy);
+  });
+}
+BENCHMARK(BM_split_attention_pool)
+    ->ArgNames({"fused", "radix"})
+    ->ArgsProduct({{1, 0}, {2, 4}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
 // Ordered dropout of [256, 96, 14, 14] in 4 width groups. Fused traffic: a read and a write of
 // the tensor forward, the same backward.
 void BM_ordered_dropout(benchmark::State& st) {

@@ -130,6 +130,21 @@ HWNAS_HD void split_attention_logit_grads(const SplitAttentionArgs& a, int64_t n
     if (m < a.r && a.dlogit[m]) a.dlogit[m][nc] = att[m] * (dots[m] - mix);
 }
 
+// ---- Split-Attention pooling: pooled[nc] = mean over the plane of sum_m s_m ---------------
+// (ops/split_attention.h's split_attention_pool). Uses r, n, c, hw, the layout and s of the
+// args; the kernel writes pooled[nc] = split_pool_sum(a, nc, 0, 1) / hw (channels_last: a thread
+// per plane), or adds up 32 lanes' parts (contiguous: a warp per plane).
+HWNAS_HD float split_pool_sum(const SplitAttentionArgs& a, int64_t nc, int64_t first, int64_t step) {
+  float sum = 0.f;
+  for (int64_t p = first; p < a.hw; p += step) {
+    const int64_t off = split_attention_offset(a, nc, p);
+    HWNAS_UNROLL
+    for (int m = 0; m < kMaxRadix; ++m)
+      if (m < a.r) sum += a.s[m][off];
+  }
+  return sum;
+}
+
 // ---- ordered dropout: channels >= the sample's width zeroed, every width group at once -----
 // The tensor is [outer][channels][inner] (channels_last: outer = N*H*W, inner = 1; contiguous:
 // outer = N, inner = H*W); outer block o belongs to sample o / per_sample. Samples

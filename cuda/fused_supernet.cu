@@ -111,6 +111,25 @@ __global__ void split_attention_backward_planes(SplitAttentionArgs a) {
 
 unsigned warp_grid(int64_t planes) { return grid_size(planes * 32, kThreads); }
 
+// Split-Attention pooling: a thread per plane in channels_last, a warp per plane in contiguous.
+__global__ void split_attention_pool_cl(SplitAttentionArgs a, float* pooled) {
+  const float inv = 1.f / static_cast<float>(a.hw);
+  HWNAS_GRID_STRIDE(nc, a.n * a.c) pooled[nc] = split_pool_sum(a, nc, 0, 1) * inv;
+}
+
+__global__ void split_attention_pool_planes(SplitAttentionArgs a, float* pooled) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
+  const float inv = 1.f / static_cast<float>(a.hw);
+  for (int64_t nc = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) >> 5; nc < a.n * a.c;
+       nc += warps) {
+    float sum = split_pool_sum(a, nc, lane, 32);
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (lane == 0) pooled[nc] = sum * inv;
+  }
+}
+
+
 // ---- ordered dropout -----------------------------------------------------------------------
 
 __global__ void width_masked_copy_kernel(WidthMaskArgs a, const float* src, float* dst, int64_t n) {
@@ -164,6 +183,15 @@ void split_attention_backward(const SplitAttentionArgs& a, int device) {
   else if (logit_grads) split_attention_backward_planes<true><<<plane_grid, kThreads, 0, s>>>(a);
   else split_attention_backward_planes<false><<<plane_grid, kThreads, 0, s>>>(a);
   HWNAS_CUDA_CHECK_LAUNCH("split_attention_combine backward");
+}
+
+void split_attention_pool(const SplitAttentionArgs& a, float* pooled, int device) {
+  const int64_t planes = a.n * a.c;
+  if (planes == 0) return;
+  cudaStream_t s = stream_of(device);
+  if (a.channels_last) split_attention_pool_cl<<<grid_size(planes, kThreads), kThreads, 0, s>>>(a, pooled);
+  else split_attention_pool_planes<<<warp_grid(planes), kThreads, 0, s>>>(a, pooled);
+  HWNAS_CUDA_CHECK_LAUNCH("split_attention_pool");
 }
 
 void width_masked_copy(const WidthMaskArgs& a, const float* src, float* dst, int device) {

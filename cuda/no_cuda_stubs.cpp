@@ -92,6 +92,7 @@ void split_attention_backward(const SplitAttentionArgs&, int) {
   fail_without_cuda("split_attention_combine backward");
 }
 void width_masked_copy(const WidthMaskArgs&, const float*, float*, int) { fail_without_cuda("ordered_dropout"); }
+void split_attention_pool(const SplitAttentionArgs&, float*, int) { fail_without_cuda("split_attention_pool"); }
 
 void sgd_step(const TensorList&, const SgdScalars&, int) { fail_without_cuda("sgd step"); }
 void adamw_step(const TensorList&, const AdamWScalars&, int) { fail_without_cuda("adamw step"); }

@@ -20,7 +20,7 @@ constexpr std::array kCudaOps = {
     OpKind::sum, OpKind::mean, OpKind::concat, OpKind::split, OpKind::slice, OpKind::reshape, OpKind::permute,
     OpKind::channel_shuffle, OpKind::channel_bypass,
     // Fused single-launch kernels (cuda/fused_supernet.h).
-    OpKind::weighted_sum, OpKind::split_attention_combine, OpKind::ordered_dropout,
+    OpKind::weighted_sum, OpKind::split_attention_combine, OpKind::split_attention_pool, OpKind::ordered_dropout,
     // Composed of the ops above.
     OpKind::gumbel_softmax, OpKind::channel_mask, OpKind::soft_cross_entropy,
 };

@@ -100,11 +100,8 @@ Variable SplitAttentionConv::forward(const Variable& x, int64_t channels, int64_
         sliced_bn(conv2d(x, dw_weight(m, channels, kernel), {}, dw_opts), *bn, m * max_channels, channels, tr));
   if (radix == 1) return splits[0];
 
-  // Pooling each split and adding the [N, C] results equals pooling their sum, without
-  // materializing a full-size sum.
-  Variable pooled = global_avg_pool(splits[0]);
-  for (int64_t m = 1; m < radix; ++m) pooled = add(pooled, global_avg_pool(splits[m]));
-  pooled = reshape(pooled, {x.size(0), channels, 1, 1});
+  // The pool of the splits' sum, in one pass and without materializing the sum.
+  Variable pooled = reshape(split_attention_pool(splits), {x.size(0), channels, 1, 1});
   const int64_t a = attention_width(channels, radix);
   const Conv2dOptions fc_opts{};
   Variable h = sliced_bn(conv2d(pooled, fc1_weight(channels, radix), fc1_bias(channels, radix), fc_opts), *fc1_bn,

@@ -8,6 +8,7 @@
 #include "ops/elementwise.h"
 #include "ops/fused_kernels.h"
 #include "ops/kernel_util.h"
+#include "ops/pool.h"
 #include "ops/shape_ops.h"
 #include "ops/softmax.h"
 #include "ops/simd.h"
@@ -191,24 +192,30 @@ std::vector<Tensor> backward(const Saved& sv, const Tensor& gy_in) {
   return grads;
 }
 
+// r >= 1 defined f32 [N, C, H, W] splits of one shape, on one device.
+void check_splits(const std::vector<Variable>& splits, const char* op) {
+  if (splits.empty()) fail("{}: expected at least one split, got an empty list", op);
+  for (size_t m = 0; m < splits.size(); ++m)
+    if (!splits[m].defined()) fail("{}: split {} is undefined", op, m);
+  const Tensor& s0 = splits[0].data();
+  if (s0.dtype() != DType::f32 || s0.dim() != 4)
+    fail("{}: splits must be f32 [N, C, H, W], got split 0 {}", op, s0.str());
+  for (size_t m = 1; m < splits.size(); ++m) {
+    const Tensor& s = splits[m].data();
+    if (s.dtype() != DType::f32 || s.shape() != s0.shape())
+      fail("{}: split {} is {}, expected f32{} like split 0", op, m, s.str(), shape_str(s0.shape()));
+    if (s.device() != s0.device()) fail("{}: splits on {} and {}", op, s0.device().str(), s.device().str());
+  }
+}
+
 void check_args(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
-  if (splits.empty()) fail("split_attention_combine: expected at least one split, got an empty list");
+  check_splits(splits, "split_attention_combine");
   if (logits.size() != splits.size())
     fail("split_attention_combine: expected one logits tensor per split ({} splits), got {}", splits.size(),
          logits.size());
-  for (size_t m = 0; m < splits.size(); ++m) {
-    if (!splits[m].defined() || !logits[m].defined())
-      fail("split_attention_combine: split {} or its logits is undefined", m);
-  }
-  const Tensor& s0 = splits[0].data();
-  if (s0.dtype() != DType::f32 || s0.dim() != 4)
-    fail("split_attention_combine: splits must be f32 [N, C, H, W], got split 0 {}", s0.str());
-  const Shape& shape = s0.shape();
-  for (size_t m = 1; m < splits.size(); ++m) {
-    const Tensor& s = splits[m].data();
-    if (s.dtype() != DType::f32 || s.shape() != shape)
-      fail("split_attention_combine: split {} is {}, expected f32{} like split 0", m, s.str(), shape_str(shape));
-  }
+  for (size_t m = 0; m < logits.size(); ++m)
+    if (!logits[m].defined()) fail("split_attention_combine: logits {} is undefined", m);
+  const Shape& shape = splits[0].data().shape();
   const Shape flat = {shape[0], shape[1]}, pooled = {shape[0], shape[1], 1, 1};
   for (size_t m = 0; m < logits.size(); ++m) {
     const Tensor& l = logits[m].data();
@@ -303,9 +310,6 @@ Variable split_attention_fused(const std::vector<Variable>& splits, const std::v
 
 Variable split_attention_combine(const std::vector<Variable>& splits, const std::vector<Variable>& logits) {
   check_args(splits, logits);
-  for (const auto& v : splits)
-    if (v.data().device() != splits[0].data().device())
-      fail("split_attention_combine: splits on {} and {}", splits[0].data().device().str(), v.data().device().str());
   if (splits[0].data().is_cuda()) {
     if (splits.size() <= static_cast<size_t>(cuda::kMaxRadix) && fused_kernels_enabled())
       return split_attention_fused(splits, logits);
@@ -370,6 +374,82 @@ Variable split_attention_combine(const std::vector<Variable>& splits, const std:
   if (any_logit) sv->s = sc;
   return make_result(out, "split_attention_combine", std::move(inputs),
                      [sv](const Tensor& gy) { return backward(*sv, gy); });
+}
+
+namespace {
+
+// The composed path: each split pooled, the [N, C] results added (2r - 1 ops).
+Variable split_attention_pool_composed(const std::vector<Variable>& splits) {
+  Variable pooled = global_avg_pool(splits[0]);
+  for (size_t m = 1; m < splits.size(); ++m) pooled = add(pooled, global_avg_pool(splits[m]));
+  return pooled;
+}
+
+// Sum over the planes' pixels of every split on the CPU, in the splits' common dense layout.
+void pool_sum_cpu(const std::vector<Tensor>& sc, int64_t n, int64_t c, int64_t hw, bool cl, float* out) {
+  if (cl) {
+#pragma omp parallel for if (n * c * hw > 32768)
+    for (int64_t i = 0; i < n; ++i) {
+      float* o = out + i * c;
+      for (int64_t j = 0; j < c; ++j) o[j] = 0.f;
+      for (const Tensor& t : sc) {
+        const float* p = t.data<float>() + i * hw * c;
+        for (int64_t q = 0; q < hw; ++q)
+#pragma omp simd
+          for (int64_t j = 0; j < c; ++j) o[j] += p[q * c + j];
+      }
+    }
+  } else {
+#pragma omp parallel for if (n * c * hw > 32768)
+    for (int64_t pl = 0; pl < n * c; ++pl) {
+      float sum = 0.f;
+      for (const Tensor& t : sc) {
+        const float* p = t.data<float>() + pl * hw;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t q = 0; q < hw; ++q) sum += p[q];
+      }
+      out[pl] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+Variable split_attention_pool(const std::vector<Variable>& splits) {
+  check_splits(splits, "split_attention_pool");
+  const Tensor& s0 = splits[0].data();
+  const Device dev = s0.device();
+  const int r = static_cast<int>(splits.size());
+  if (dev.type != DeviceType::cpu && (r > cuda::kMaxRadix || !fused_kernels_enabled()))
+    return split_attention_pool_composed(splits);
+  const Shape shape = s0.shape();
+  const int64_t n = shape[0], c = shape[1], hw = shape[2] * shape[3];
+  if (hw == 0) fail("split_attention_pool: splits {} have an empty spatial extent", shape_str(shape));
+  const MemoryFormat fmt = s0.is_channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  std::vector<Tensor> sc;
+  for (const Variable& v : splits) sc.push_back(v.data().contiguous(fmt));
+  Tensor out = Tensor::empty({n, c}, DType::f32, MemoryFormat::contiguous, dev);
+  if (dev.type == DeviceType::cpu) {
+    pool_sum_cpu(sc, n, c, hw, fmt == MemoryFormat::channels_last, out.data<float>());
+    out = scale_tensor(out, 1.f / static_cast<float>(hw));
+  } else {
+    cuda::SplitAttentionArgs a;
+    a.r = r;
+    a.n = n;
+    a.c = c;
+    a.hw = hw;
+    a.channels_last = fmt == MemoryFormat::channels_last;
+    for (int m = 0; m < r; ++m) a.s[m] = sc[m].device_data<float>();
+    cuda::split_attention_pool(a, out.device_data<float>(), dev.index);
+  }
+  if (!needs_grad(splits)) return Variable(out, false);
+  const float inv = 1.f / static_cast<float>(hw);
+  return make_result(out, "split_attention_pool", splits, [=](const Tensor& gy) -> std::vector<Tensor> {
+    // One broadcast tensor for every split: accumulate_grad copies rather than adds in place
+    // into a tensor something else holds, so sharing it is safe.
+    const Tensor g = broadcast_to(scale_tensor(gy.contiguous(), inv).reshape({n, c, 1, 1}), shape, fmt);
+    return std::vector<Tensor>(static_cast<size_t>(r), g);
+  });
 }
 
 }  // namespace hwnas

@@ -18,4 +18,10 @@ namespace hwnas {
 // Gradients flow to every split and every logit (r = 1: weight 1, zero logit gradient).
 Variable split_attention_combine(const std::vector<Variable>& splits, const std::vector<Variable>& logits);
 
+// The attention's input: pooled[n, c] = mean over (h, w) of sum_m splits_m[n, c, h, w], [N, C].
+// One pass over the splits, where pooling each and adding the results takes 2r - 1 ops (that is
+// still the composed reference on a GPU with HWNAS_FUSED=0). The backward hands every split the
+// same broadcast gradient, one tensor for all r. splits as for split_attention_combine.
+Variable split_attention_pool(const std::vector<Variable>& splits);
+
 }  // namespace hwnas

@@ -74,6 +74,37 @@ void run_split_attention(cuda::SplitAttentionArgs a, int lanes, bool backward) {
   }
 }
 
+// The pooling kernels: a thread per plane (channels_last), or 32 lanes' parts added (contiguous).
+TEST(FusedBodies, SplitAttentionPoolMatchesTheCpuOp) {
+  const int64_t n = 2, c = 6, h = 3, w = 5;
+  for (bool cl : {false, true})
+    for (int r : {1, 3}) {
+      SCOPED_TRACE(::testing::Message() << "channels_last " << cl << ", radix " << r);
+      std::vector<Variable> splits;
+      for (int m = 0; m < r; ++m) {
+        Tensor s = test::randn({n, c, h, w}, 60 + m);
+        splits.push_back(Variable(cl ? test::cl(s) : s));
+      }
+      const std::vector<float> ref = split_attention_pool(splits).data().to_vector();
+      cuda::SplitAttentionArgs a;
+      a.r = r;
+      a.n = n;
+      a.c = c;
+      a.hw = h * w;
+      a.channels_last = cl;
+      for (int m = 0; m < r; ++m) a.s[m] = splits[m].data().data<float>();
+      for (int64_t nc = 0; nc < n * c; ++nc) {
+        float sum = 0.f;
+        if (cl) {
+          sum = cuda::split_pool_sum(a, nc, 0, 1);
+        } else {
+          for (int lane = 0; lane < 32; ++lane) sum += cuda::split_pool_sum(a, nc, lane, 32);
+        }
+        EXPECT_NEAR(sum / static_cast<float>(h * w), ref[static_cast<size_t>(nc)], 1e-5f) << "plane " << nc;
+      }
+    }
+}
+
 TEST(FusedBodies, SplitAttentionMatchesTheCpuOpInBothLayoutsAndLaneSplits) {
   const int64_t n = 2, c = 6, h = 3, w = 5;
   for (bool cl : {false, true}) {

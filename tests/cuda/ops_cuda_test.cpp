@@ -369,6 +369,19 @@ TEST(OpsCuda, SplitAttentionCombine) {
         }
 }
 
+TEST(OpsCuda, SplitAttentionPoolFusedAndComposed) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  for (bool fused : {true, false})
+    for (bool cl : {false, true})
+      for (int r : {2, 4}) {
+        SCOPED_TRACE(testing::Message() << (fused ? "fused" : "composed") << " cl " << cl << " radix " << r);
+        FusedKernelsScope scope(fused);
+        std::vector<Tensor> in;
+        for (int m = 0; m < r; ++m) in.push_back(cl ? test::cl(test::randn({3, 40, 7, 7}, 26 + m)) : test::randn({3, 40, 7, 7}, 26 + m));
+        expect_cuda_matches_cpu([](const auto& v) { return split_attention_pool(v); }, in, 1e-5f);
+      }
+}
+
 TEST(OpsCuda, GlobalAveragePooling) {
   HWNAS_SKIP_WITHOUT_GPU();
   Tensor x = test::randn({3, 16, 7, 7}, 23);

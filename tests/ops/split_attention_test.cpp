@@ -194,3 +194,43 @@ TEST(SplitAttentionCombine, ClearErrors) {
   EXPECT_NE(error_of([&] { split_attention_combine({Variable(Tensor::zeros({2, 3}))}, {l}); }).find("[N, C, H, W]"),
             std::string::npos);
 }
+
+// split_attention_pool: the mean over (h, w) of the splits' sum, by logical indexing in double.
+TEST(SplitAttentionPool, ForwardMatchesNaiveInBothLayoutsAndMixedInputs) {
+  const Shape shape = {3, 5, 4, 6};
+  for (MemoryFormat fmt : {MemoryFormat::contiguous, MemoryFormat::channels_last})
+    for (int64_t r : {1, 2, 4}) {
+      std::vector<Tensor> s = make_splits(r, shape, fmt, 70);
+      if (r == 4) s[3] = s[3].contiguous();  // a split in the other layout is converted
+      std::vector<double> ref(3 * 5, 0.0);
+      for (const Tensor& t : s) {
+        const std::vector<float> v = t.to_vector();
+        for (size_t i = 0; i < v.size(); ++i) ref[i / 24] += v[i] / 24.0;
+      }
+      const std::vector<float> got = split_attention_pool(vars(s)).data().to_vector();
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-5) << "plane " << i << " radix " << r;
+    }
+}
+
+TEST(SplitAttentionPool, GradcheckAndOneSharedGradient) {
+  for (MemoryFormat fmt : {MemoryFormat::contiguous, MemoryFormat::channels_last}) {
+    std::vector<Variable> in;
+    for (const Tensor& t : make_splits(3, {2, 3, 3, 4}, fmt, 80)) in.push_back(param(t));
+    EXPECT_TRUE(grad_ok([](const std::vector<Variable>& v) { return split_attention_pool(v); }, in));
+    Variable y = split_attention_pool(in);
+    y.backward(test::randn({2, 3}, 81));
+    for (size_t m = 1; m < in.size(); ++m) EXPECT_TRUE(all_close(in[m].grad(), in[0].grad(), 0.f, 0.f)) << m;
+    EXPECT_EQ(in[0].grad().is_channels_last(), fmt == MemoryFormat::channels_last);
+  }
+}
+
+TEST(SplitAttentionPool, ClearErrors) {
+  Variable a(Tensor::zeros({2, 3, 4, 4})), b(Tensor::zeros({2, 3, 4, 5}));
+  EXPECT_NE(error_of([&] { split_attention_pool({}); }).find("split_attention_pool: expected at least one split"),
+            std::string::npos);
+  const std::string e = error_of([&] { split_attention_pool({a, b}); });
+  EXPECT_NE(e.find("split 1"), std::string::npos) << e;
+  EXPECT_NE(error_of([&] { split_attention_pool({Variable(Tensor::zeros({2, 3}))}); }).find("[N, C, H, W]"),
+            std::string::npos);
+}
