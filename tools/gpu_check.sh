@@ -87,9 +87,9 @@ PY
     echo "== bf16 autocast: sandwich batch 512 and FBNet arch 0 batch 256, hwnas --autocast bf16 vs torch.autocast"
     for i in 1 2 3; do
       "$g/run" hwnas bench sandwich --batch 512 --steps 10 --warmup 3 --device cuda --autocast bf16 || true
-      python3 bench/peer_autocast.py "$g/peers/elastic_torch.py" sandwich --batch 512 --device cuda || true
+      python3 "$here/../bench/peer_autocast.py" "$g/peers/elastic_torch.py" sandwich --batch 512 --device cuda || true
       "$g/run" hwnas bench train --net "fbnet:$arch0" --batch 256 --steps 10 --warmup 3 --device cuda --autocast bf16 || true
-      python3 bench/peer_autocast.py "$g/peers/fbnet_torch.py" train --arch "$arch0" --batch 256 --device cuda || true
+      python3 "$here/../bench/peer_autocast.py" "$g/peers/fbnet_torch.py" train --arch "$arch0" --batch 256 --device cuda || true
     done
     echo "== one supernet epoch on the GPU (5120 images): reserve, then device_mallocs per epoch"
     rm -rf "$out/sn"
