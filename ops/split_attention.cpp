@@ -11,6 +11,7 @@
 #include "ops/pool.h"
 #include "ops/shape_ops.h"
 #include "ops/softmax.h"
+#include "ops/split_attention_args.h"
 #include "ops/simd.h"
 
 #pragma GCC optimize("no-trapping-math")  // see ops/kernel_util.h
@@ -246,6 +247,12 @@ Variable split_attention_composed(const std::vector<Variable>& splits, const std
   return out;
 }
 
+std::vector<Tensor> dense_splits(const std::vector<Variable>& splits, MemoryFormat fmt) {
+  std::vector<Tensor> sc;
+  for (const Variable& v : splits) sc.push_back(v.data().contiguous(fmt));
+  return sc;
+}
+
 // The fused GPU path: radix softmax and weighted sum in one launch; split and logit gradients
 // in one launch (cuda/fused_supernet.h), with the attention weights recomputed from the logits
 // instead of stored.
@@ -255,20 +262,14 @@ Variable split_attention_fused(const std::vector<Variable>& splits, const std::v
   const Shape shape = s0.shape();
   const int r = static_cast<int>(splits.size());
   const MemoryFormat fmt = s0.is_channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
-  cuda::SplitAttentionArgs a;
-  a.r = r;
-  a.n = shape[0];
-  a.c = shape[1];
-  a.hw = shape[2] * shape[3];
-  a.channels_last = fmt == MemoryFormat::channels_last;
-  auto sc = std::make_shared<std::vector<Tensor>>(), lc = std::make_shared<std::vector<Tensor>>();
+  auto sc = std::make_shared<std::vector<Tensor>>(dense_splits(splits, fmt));
+  auto lc = std::make_shared<std::vector<Tensor>>();
+  cuda::SplitAttentionArgs a = split_attention_args(*sc, fmt);
   for (int m = 0; m < r; ++m) {
     if (logits[m].data().device() != dev)
       fail("split_attention_combine: logits {} on {} but the splits on {}", m, logits[m].data().device().str(),
            dev.str());
-    sc->push_back(splits[m].data().contiguous(fmt));
     lc->push_back(logits[m].data().contiguous());
-    a.s[m] = sc->back().device_data<float>();
     a.logit[m] = lc->back().device_data<float>();
   }
   Tensor out = Tensor::empty(shape, DType::f32, fmt, dev);
@@ -426,21 +427,13 @@ Variable split_attention_pool(const std::vector<Variable>& splits) {
   const int64_t n = shape[0], c = shape[1], hw = shape[2] * shape[3];
   if (hw == 0) fail("split_attention_pool: splits {} have an empty spatial extent", shape_str(shape));
   const MemoryFormat fmt = s0.is_channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
-  std::vector<Tensor> sc;
-  for (const Variable& v : splits) sc.push_back(v.data().contiguous(fmt));
+  const std::vector<Tensor> sc = dense_splits(splits, fmt);
   Tensor out = Tensor::empty({n, c}, DType::f32, MemoryFormat::contiguous, dev);
   if (dev.type == DeviceType::cpu) {
     pool_sum_cpu(sc, n, c, hw, fmt == MemoryFormat::channels_last, out.data<float>());
     out = scale_tensor(out, 1.f / static_cast<float>(hw));
   } else {
-    cuda::SplitAttentionArgs a;
-    a.r = r;
-    a.n = n;
-    a.c = c;
-    a.hw = hw;
-    a.channels_last = fmt == MemoryFormat::channels_last;
-    for (int m = 0; m < r; ++m) a.s[m] = sc[m].device_data<float>();
-    cuda::split_attention_pool(a, out.device_data<float>(), dev.index);
+    cuda::split_attention_pool(split_attention_args(sc, fmt), out.device_data<float>(), dev.index);
   }
   if (!needs_grad(splits)) return Variable(out, false);
   const float inv = 1.f / static_cast<float>(hw);

@@ -14,6 +14,7 @@
 #include "ops/mixed_op.h"
 #include "ops/ordered_dropout.h"
 #include "ops/split_attention.h"
+#include "ops/split_attention_args.h"
 #include "ops/width_mask_args.h"
 #include "tests/test_util.h"
 
@@ -74,6 +75,12 @@ void run_split_attention(cuda::SplitAttentionArgs a, int lanes, bool backward) {
   }
 }
 
+std::vector<Tensor> data_of(const std::vector<Variable>& vs) {
+  std::vector<Tensor> t;
+  for (const Variable& v : vs) t.push_back(v.data());
+  return t;
+}
+
 // The pooling kernels: a thread per plane (channels_last), or 32 lanes' parts added (contiguous).
 TEST(FusedBodies, SplitAttentionPoolMatchesTheCpuOp) {
   const int64_t n = 2, c = 6, h = 3, w = 5;
@@ -86,13 +93,8 @@ TEST(FusedBodies, SplitAttentionPoolMatchesTheCpuOp) {
         splits.push_back(Variable(cl ? test::cl(s) : s));
       }
       const std::vector<float> ref = split_attention_pool(splits).data().to_vector();
-      cuda::SplitAttentionArgs a;
-      a.r = r;
-      a.n = n;
-      a.c = c;
-      a.hw = h * w;
-      a.channels_last = cl;
-      for (int m = 0; m < r; ++m) a.s[m] = splits[m].data().data<float>();
+      const cuda::SplitAttentionArgs a =
+          split_attention_args(data_of(splits), cl ? MemoryFormat::channels_last : MemoryFormat::contiguous);
       for (int64_t nc = 0; nc < n * c; ++nc) {
         float sum = 0.f;
         if (cl) {
@@ -122,15 +124,9 @@ TEST(FusedBodies, SplitAttentionMatchesTheCpuOpInBothLayoutsAndLaneSplits) {
         y.backward(gy);
 
         const MemoryFormat fmt = cl ? MemoryFormat::channels_last : MemoryFormat::contiguous;
-        cuda::SplitAttentionArgs a;
-        a.r = r;
-        a.n = n;
-        a.c = c;
-        a.hw = h * w;
-        a.channels_last = cl;
+        cuda::SplitAttentionArgs a = split_attention_args(data_of(splits), fmt);
         std::vector<Tensor> ds(r), dl(r);
         for (int m = 0; m < r; ++m) {
-          a.s[m] = splits[m].data().data<float>();
           a.logit[m] = logits[m].data().data<float>();
           ds[m] = Tensor::zeros({n, c, h, w}, DType::f32, fmt);
           dl[m] = Tensor::zeros({n, c});
