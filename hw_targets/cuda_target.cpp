@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "nn/network.h"
+#include "ops/autocast.h"
 #include "tensor/device_memory.h"
 #include "tensor/error.h"
 
@@ -24,18 +25,26 @@ struct CudaOptions {
   int64_t batch = 1;
   int warmup = 10, runs = 30;
   uint64_t seed = 0;
+  DType autocast = DType::f32;  // bf16: convs and linear layers on the tensor cores (ops/autocast.h)
 };
+
+// Every key and value checked without touching a GPU, so a bad config fails the same everywhere.
+CudaOptions read_cuda_options(const json& config, const std::string& source) {
+  TargetConfigReader r{config, source};
+  r.only({"device", "batch", "warmup", "runs", "seed", "autocast"});
+  CudaOptions o;
+  o.device = static_cast<int>(r.integer("device", 0, 0));
+  o.batch = r.integer("batch", 1, 1);
+  o.warmup = static_cast<int>(r.integer("warmup", 10, 0));
+  o.runs = static_cast<int>(r.integer("runs", 30, 1));
+  o.seed = static_cast<uint64_t>(r.integer("seed", 0, 0));
+  o.autocast = parse_autocast(r.string("autocast", "off"), "target " + source + " (kind cuda): autocast");
+  return o;
+}
 
 class CudaTarget : public Target {
  public:
-  CudaTarget(const json& config, const std::string& source) : config_(config) {
-    TargetConfigReader r{config, source};
-    r.only({"device", "batch", "warmup", "runs", "seed"});
-    o_.device = static_cast<int>(r.integer("device", 0, 0));
-    o_.batch = r.integer("batch", 1, 1);
-    o_.warmup = static_cast<int>(r.integer("warmup", 10, 0));
-    o_.runs = static_cast<int>(r.integer("runs", 30, 1));
-    o_.seed = static_cast<uint64_t>(r.integer("seed", 0, 0));
+  CudaTarget(const json& config, const std::string& source, const CudaOptions& o) : config_(config), o_(o) {
     if (o_.device >= cuda_device_count())
       fail("target {} (kind cuda): device {} does not exist ({} CUDA devices here)", source, o_.device,
            cuda_device_count());
@@ -49,6 +58,7 @@ class CudaTarget : public Target {
     net->to(dev);
     net->eval();
     NoGradGuard ng;
+    const AutocastScope autocast(o_.autocast);
     Generator gen(o_.seed);
     Shape in{o_.batch};
     in.insert(in.end(), spec.input.begin(), spec.input.end());
@@ -68,7 +78,8 @@ class CudaTarget : public Target {
     r.latency_ms = ms[ms.size() / 2];
     const double p10 = ms[ms.size() / 10], p90 = ms[ms.size() * 9 / 10];
     r.spread_pct = r.latency_ms > 0 ? 100.0 * (p90 - p10) / r.latency_ms : 0.0;
-    r.details = json{{"p10_ms", p10}, {"p90_ms", p90}, {"runs", o_.runs}, {"batch", o_.batch}, {"device", o_.device}};
+    r.details = json{{"p10_ms", p10},       {"p90_ms", p90},         {"runs", o_.runs},
+                     {"batch", o_.batch},   {"device", o_.device},   {"autocast", autocast_name(o_.autocast)}};
     return r;
   }
 
@@ -79,6 +90,7 @@ class CudaTarget : public Target {
     c["warmup"] = o_.warmup;
     c["runs"] = o_.runs;
     c["seed"] = o_.seed;
+    c["autocast"] = autocast_name(o_.autocast);
     return c;
   }
 
@@ -90,9 +102,10 @@ class CudaTarget : public Target {
 }  // namespace
 
 TargetPtr make_cuda_target(const json& config, const std::string& source) {
+  const CudaOptions o = read_cuda_options(config, source);
   std::string why;
   if (!cuda_target_available(&why)) fail("target {} (kind cuda): cannot measure on a GPU: {}", source, why);
-  return std::make_unique<CudaTarget>(config, source);
+  return std::make_unique<CudaTarget>(config, source, o);
 }
 
 }  // namespace hwnas

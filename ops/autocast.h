@@ -34,6 +34,8 @@ class AutocastScope {
 // "off" (or "f32") and "bf16", the values of the --autocast flags; anything else is an error
 // naming `flag` and the value.
 DType parse_autocast(const std::string& value, const std::string& flag);
+// "off" or "bf16": the flag value that parse_autocast reads back.
+inline const char* autocast_name(DType compute) { return compute == DType::bf16 ? "bf16" : "off"; }
 
 // bf16 autocast is for CUDA devices: on the CPU every op computes in f32, so asking for bf16
 // there is an error (naming `who`) rather than a silent f32 run.

@@ -20,6 +20,11 @@ TEST(CudaTarget, MeasuresWholeNetworks) {
   EXPECT_GT(small.latency_ms, 0.0);
   EXPECT_GT(large.latency_ms, 0.0);
   EXPECT_TRUE(test::contains(test::error_of([] { make_target("cuda", {{"device", 99}}); }), "device 99"));
+  auto bf16 = make_target("cuda", {{"autocast", "bf16"}});
+  const CostResult with_bf16 = bf16->cost(resolve_network("elastic-mobile:max"));
+  EXPECT_GT(with_bf16.latency_ms, 0.0);
+  EXPECT_EQ(with_bf16.details.value("autocast", ""), "bf16");
+  EXPECT_EQ(bf16->config().value("autocast", ""), "bf16");
 }
 
 }  // namespace

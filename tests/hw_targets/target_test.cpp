@@ -124,5 +124,15 @@ TEST(TargetTest, CudaTargetSaysWhyItCannotRun) {
   EXPECT_TRUE(test::contains(e, "cannot measure on a GPU")) << e;
 }
 
+// The cuda target's keys and values are checked before it looks for a GPU, so a bad config
+// fails with the same message on every machine.
+TEST(TargetTest, CudaTargetChecksItsConfigFirst) {
+  const std::string bad = error_of([] { make_target("cuda", {{"autocast", "fp8"}}); });
+  EXPECT_TRUE(test::contains(bad, "autocast")) << bad;
+  EXPECT_TRUE(test::contains(bad, "fp8")) << bad;
+  const std::string typo = error_of([] { make_target("cuda", {{"batchsize", 4}}); });
+  EXPECT_TRUE(test::contains(typo, "batchsize")) << typo;
+}
+
 }  // namespace
 }  // namespace hwnas
