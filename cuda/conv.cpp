@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "cuda/activation.h"
 #include "cuda/cast.h"
 #include "cuda/runtime.h"
 #include "tensor/error.h"
@@ -44,6 +45,8 @@ struct Plan {
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+  // cudnnConvolutionBiasActivationForward refused this shape once: the epilogue runs unfused.
+  mutable bool bias_act_unsupported = false;
   bool bf16 = false;  // bf16 descriptors (autocast); false also when a bf16 shape fell back to f32
   ~Plan() {
     if (x) cudnnDestroyTensorDescriptor(x);
@@ -57,6 +60,7 @@ struct Plan {
 
 struct DeviceCudnn {
   cudnnHandle_t handle = nullptr;
+  cudnnActivationDescriptor_t relu = nullptr, relu6 = nullptr;  // for the inference epilogue
   std::list<ConvShape> lru;  // most recent first
   std::unordered_map<ConvShape, std::pair<std::unique_ptr<Plan>, std::list<ConvShape>::iterator>, ShapeHash> plans;
 };
@@ -68,6 +72,13 @@ DeviceCudnn& device_cudnn(int device) {
   if (!d.handle) {
     if (cudnnCreate(&d.handle) != CUDNN_STATUS_SUCCESS) fail("conv2d: cudnnCreate failed on cuda:{}", device);
     cudnnSetStream(d.handle, static_cast<cudaStream_t>(stream(device)));
+    if (cudnnCreateActivationDescriptor(&d.relu) != CUDNN_STATUS_SUCCESS ||
+        cudnnCreateActivationDescriptor(&d.relu6) != CUDNN_STATUS_SUCCESS ||
+        cudnnSetActivationDescriptor(d.relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0) !=
+            CUDNN_STATUS_SUCCESS ||
+        cudnnSetActivationDescriptor(d.relu6, CUDNN_ACTIVATION_CLIPPED_RELU, CUDNN_NOT_PROPAGATE_NAN, 6.0) !=
+            CUDNN_STATUS_SUCCESS)
+      fail("conv2d: cannot create cuDNN activation descriptors on cuda:{}", device);
   }
   return d;
 }
@@ -204,6 +215,40 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, const floa
           "cudnnConvolutionForward", s);
   }
   if (bias) check(cudnnAddTensor(d.handle, &one, p.bias, bias, &one, p.y_f32, y), "bias add", s);
+}
+
+void conv_forward_epilogue(const ConvShape& s, const float* x, const float* w, const float* bias, Activation act,
+                           const float* residual, float* y, int device) {
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    DeviceCudnn& d = device_cudnn(device);
+    const Plan& p = plan_for(d, s);
+    const cudnnActivationDescriptor_t ad =
+        act == Activation::relu ? d.relu : (act == Activation::relu6 ? d.relu6 : nullptr);
+    if (ad && bias && !p.bf16 && !p.bias_act_unsupported) {
+      Workspace ws(p.ws_fwd, device);
+      const float one = 1.f, zero = 0.f;
+      // z = y with alpha2 = 0: no residual inside (ours comes after the activation).
+      const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+          d.handle, &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y_f32, y, p.bias, bias, ad, p.y_f32, y);
+      if (st == CUDNN_STATUS_SUCCESS) {
+        if (residual) check(cudnnAddTensor(d.handle, &one, p.y_f32, residual, &one, p.y_f32, y), "residual add", s);
+        return;
+      }
+      if (st != CUDNN_STATUS_NOT_SUPPORTED) check(st, "cudnnConvolutionBiasActivationForward", s);
+      p.bias_act_unsupported = true;  // remembered with the plan: unfused from now on
+    }
+  }
+  conv_forward(s, x, w, bias, y, device);
+  const int64_t n = y_numel(s);
+  if (act != Activation::none) activation_forward(act, y, y, n, device);
+  if (residual) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    DeviceCudnn& d = device_cudnn(device);
+    const Plan& p = plan_for(d, s);
+    const float one = 1.f;
+    check(cudnnAddTensor(d.handle, &one, p.y_f32, residual, &one, p.y_f32, y), "residual add", s);
+  }
 }
 
 void conv_backward_data(const ConvShape& s, const float* gy, const float* w, float* gx, int device) {

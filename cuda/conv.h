@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/activation_kind.h"
+
 namespace hwnas::cuda {
 
 struct ConvShape {
@@ -22,6 +24,13 @@ struct ConvShape {
 
 // y = conv(x, w) (+ bias[c_out] when given).
 void conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, int device);
+// Inference with batch norm folded into w and bias: y = act(conv(x, w) + bias) (+ residual,
+// added after the activation, as ops/conv.h's conv2d_inference). ReLU and ReLU6 with a bias run
+// as one cudnnConvolutionBiasActivationForward (bias and activation in the convolution's
+// epilogue); other activations, or a shape that call does not support, take the convolution,
+// the bias and the activation kernel (cuda/activation.h). residual nullptr: none.
+void conv_forward_epilogue(const ConvShape& s, const float* x, const float* w, const float* bias, Activation act,
+                           const float* residual, float* y, int device);
 void conv_backward_data(const ConvShape& s, const float* gy, const float* w, float* gx, int device);
 void conv_backward_filter(const ConvShape& s, const float* gy, const float* x, float* gw, int device);
 size_t conv_plan_cache_size();  // plans cached now (tests)

@@ -25,6 +25,18 @@ __global__ void dw_forward_kernel(DepthwiseGeom g, const float* __restrict__ x, 
   HWNAS_GRID_STRIDE(i, total) y[i] = depthwise_forward_at(g, x, w, wl, bias, i);
 }
 
+// The forward with the inference epilogue: the activation a template parameter (one formula).
+template <Activation A>
+__global__ void dw_forward_epilogue_kernel(DepthwiseGeom g, const float* __restrict__ x, const float* __restrict__ w,
+                                           DepthwiseWeightLayout wl, const float* __restrict__ bias,
+                                           const float* __restrict__ residual, float* __restrict__ y) {
+  const int64_t total = g.n * g.oh * g.ow * g.c;
+  HWNAS_GRID_STRIDE(i, total) {
+    const float v = act_forward(A, depthwise_forward_at(g, x, w, wl, bias, i));
+    y[i] = residual ? v + residual[i] : v;
+  }
+}
+
 // One thread per input-gradient element (n, iy, ix, c), c fastest; grid-stride over n*H*W*C.
 __global__ void dw_backward_data_kernel(DepthwiseGeom g, const float* __restrict__ gy, const float* __restrict__ w,
                                         DepthwiseWeightLayout wl, float* __restrict__ gx) {
@@ -74,6 +86,27 @@ void depthwise_forward(const DepthwiseGeom& g, const float* x, const float* w, c
   auto s = static_cast<cudaStream_t>(stream(device));
   dw_forward_kernel<<<grid_size(total, kThreads), kThreads, 0, s>>>(g, x, w, wl, bias, y);
   HWNAS_CUDA_CHECK_LAUNCH("depthwise conv forward");
+}
+
+void depthwise_forward_epilogue(const DepthwiseGeom& g, const float* x, const float* w, const DepthwiseWeightLayout& wl,
+                                const float* bias, Activation act, const float* residual, float* y, int device) {
+  const int64_t total = g.n * g.oh * g.ow * g.c;
+  if (total == 0) return;
+  auto s = static_cast<cudaStream_t>(stream(device));
+  const unsigned blocks = grid_size(total, kThreads);
+  switch (act) {
+#define HWNAS_DW_EPILOGUE(A) \
+  case A: dw_forward_epilogue_kernel<A><<<blocks, kThreads, 0, s>>>(g, x, w, wl, bias, residual, y); break;
+    HWNAS_DW_EPILOGUE(Activation::none)
+    HWNAS_DW_EPILOGUE(Activation::relu)
+    HWNAS_DW_EPILOGUE(Activation::relu6)
+    HWNAS_DW_EPILOGUE(Activation::hswish)
+    HWNAS_DW_EPILOGUE(Activation::hsigmoid)
+    HWNAS_DW_EPILOGUE(Activation::sigmoid)
+    HWNAS_DW_EPILOGUE(Activation::swish)
+#undef HWNAS_DW_EPILOGUE
+  }
+  HWNAS_CUDA_CHECK_LAUNCH("depthwise conv forward (inference epilogue)");
 }
 
 void depthwise_backward_data(const DepthwiseGeom& g, const float* gy, const float* w, const DepthwiseWeightLayout& wl,

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "cuda/host_device.h"
+#include "ops/activation_kind.h"
 
 namespace hwnas::cuda {
 
@@ -112,6 +113,11 @@ HWNAS_HD float depthwise_weight_grad_part(const DepthwiseGeom& g, const float* g
 // y[n,oy,ox,c] = bias[c] + sum_{ky,kx} x[n,iy,ix,c] * w(c,ky,kx); bias nullptr: none.
 void depthwise_forward(const DepthwiseGeom& g, const float* x, const float* w, const DepthwiseWeightLayout& wl,
                        const float* bias, float* y, int device);
+// Inference with batch norm folded into w and bias: y = act(conv + bias) (+ residual, added
+// after the activation, as ops/conv.h's conv2d_inference), all in the kernel's epilogue.
+// residual nullptr: none; it is dense NHWC like y.
+void depthwise_forward_epilogue(const DepthwiseGeom& g, const float* x, const float* w, const DepthwiseWeightLayout& wl,
+                                const float* bias, Activation act, const float* residual, float* y, int device);
 // gx[n,iy,ix,c] = sum over the taps of gy[n,oy,ox,c] * w(c,ky,kx) for the outputs (oy, ox) that
 // read (iy, ix) with that tap. Writes every element of gx (no need to zero it first).
 void depthwise_backward_data(const DepthwiseGeom& g, const float* gy, const float* w, const DepthwiseWeightLayout& wl,

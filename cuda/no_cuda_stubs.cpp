@@ -71,7 +71,15 @@ void bn_input_grad(const float*, const float*, const float*, const float*, Activ
 void conv_forward(const ConvShape&, const float*, const float*, const float*, float*, int) { fail_without_cuda("conv2d"); }
 void conv_backward_data(const ConvShape&, const float*, const float*, float*, int) { fail_without_cuda("conv2d"); }
 void conv_backward_filter(const ConvShape&, const float*, const float*, float*, int) { fail_without_cuda("conv2d"); }
+void conv_forward_epilogue(const ConvShape&, const float*, const float*, const float*, Activation, const float*, float*,
+                           int) {
+  fail_without_cuda("conv2d_inference");
+}
 size_t conv_plan_cache_size() { return 0; }
+void depthwise_forward_epilogue(const DepthwiseGeom&, const float*, const float*, const DepthwiseWeightLayout&,
+                                const float*, Activation, const float*, float*, int) {
+  fail_without_cuda("conv2d_inference");
+}
 void depthwise_forward(const DepthwiseGeom&, const float*, const float*, const DepthwiseWeightLayout&, const float*,
                        float*, int) {
   fail_without_cuda("depthwise conv");

@@ -57,6 +57,7 @@ class CudaTarget : public Target {
     auto net = build_network(spec, o_.seed);
     net->to(dev);
     net->eval();
+    net->prepare_inference();  // batch norm folded into the convs, as on the CPU (nn/measure.h)
     NoGradGuard ng;
     const AutocastScope autocast(o_.autocast);
     Generator gen(o_.seed);

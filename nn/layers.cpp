@@ -76,8 +76,10 @@ bool ConvBnAct::use_folded() const { return folded_w_.defined() && !is_training(
 
 void ConvBnAct::prepare_inference_self() {
   // BN(conv(x)) = conv(x) * s + (beta - mean * s) with s = gamma / sqrt(var + eps): scale each
-  // output filter by s and use the shift as the conv's bias.
-  const Tensor w = conv->weight.data().contiguous();
+  // output filter by s and use the shift as the conv's bias. Computed on the host (a small,
+  // one-off pass); a module on a GPU gets the folded tensors moved there.
+  const Device dev = conv->weight.data().device();
+  const Tensor w = conv->weight.data().cpu().contiguous();
   const int64_t out = w.size(0), per = w.numel() / out;
   folded_w_ = Tensor::empty(w.shape());
   folded_b_ = Tensor::empty({out});
@@ -91,6 +93,8 @@ void ConvBnAct::prepare_inference_self() {
     for (int64_t i = 0; i < per; ++i) dst[o * per + i] = src[o * per + i] * s;
     fb[o] = b[o] - m[o] * s;
   }
+  folded_w_ = folded_w_.to(dev);
+  folded_b_ = folded_b_.to(dev);
 }
 
 Variable ConvBnAct::forward(const Variable& x) {

@@ -154,9 +154,50 @@ int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, i
   return span < 0 ? 0 : span / stride + 1;
 }
 
+namespace {
+
+// On a GPU: the bias, the activation and the residual in the epilogue of the depthwise kernel
+// (the weight read in place) or of cuDNN's convolution (cuda/conv.h).
+Tensor conv2d_inference_cuda(const Tensor& x, const Tensor& w, const Tensor& bias, const Plan& p, Activation act,
+                             const Tensor* residual) {
+  const ConvGeom& g = p.g;
+  const Device dev = x.device();
+  if (w.device() != dev || (bias.defined() && bias.device() != dev) || (residual && residual->device() != dev))
+    fail("conv2d_inference: input on {} but weight, bias or residual on another device", dev.str());
+  const Tensor xcl = x.contiguous(MemoryFormat::channels_last);
+  const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  const Tensor res = residual ? residual->contiguous(MemoryFormat::channels_last) : Tensor();
+  Tensor y = Tensor::empty(p.out_shape, DType::f32, MemoryFormat::channels_last, dev);
+  if (y.numel() == 0) return y;
+  const float* pb = b.defined() ? b.device_data<float>() : nullptr;
+  const float* pr = res.defined() ? res.device_data<float>() : nullptr;
+  if (p.kind == Kind::depthwise) {
+    const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+    cuda::depthwise_forward_epilogue(dg, xcl.device_data<float>(), w.device_data<float>(),
+                                     cuda::DepthwiseWeightLayout{w.stride(0), w.stride(2), w.stride(3)}, pb, act, pr,
+                                     y.device_data<float>(), dev.index);
+  } else {
+    const cuda::ConvShape cs{g.n,  g.c_in, g.h,  g.w,  g.c_out, g.kh, g.kw,     g.oh,
+                             g.ow, g.sh,   g.sw, g.ph, g.pw,    g.dh, g.dw,     g.groups,
+                             autocast_dtype() == DType::bf16};
+    const Tensor wp = w.permute({0, 2, 3, 1}).contiguous();  // cuDNN's NHWC filter
+    cuda::conv_forward_epilogue(cs, xcl.device_data<float>(), wp.device_data<float>(), pb, act, pr,
+                                y.device_data<float>(), dev.index);
+  }
+  return y;
+}
+
+}  // namespace
+
 Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opts, Activation act,
                         const Tensor* residual) {
   const Plan p = make_plan(x, w, bias, opts, "conv2d_inference");
+  if (x.is_cuda()) {
+    if (residual)
+      HWNAS_CHECK(residual->shape() == p.out_shape, "conv2d_inference: residual {} does not match the output {}",
+                  shape_str(residual->shape()), shape_str(p.out_shape));
+    return conv2d_inference_cuda(x, w, bias, p, act, residual);
+  }
   Tensor y = Tensor::empty(p.out_shape, DType::f32, MemoryFormat::channels_last);
   if (y.numel() == 0) return y;
   Tensor res;

@@ -27,6 +27,8 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, cons
 // then + *residual when given (the residual is added after the activation, as in MBConv where
 // act is none). Bias and activation are applied while each block of output is still in cache;
 // nothing is allocated beyond the output. bias may be undefined; the output is channels_last.
+// On a GPU the bias, activation and residual are the epilogue of the depthwise kernel or of
+// cuDNN's fused convolution (cuda/conv.h, cuda/conv_depthwise.h).
 Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opts,
                         Activation act = Activation::none, const Tensor* residual = nullptr);
 

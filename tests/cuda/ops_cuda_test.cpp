@@ -7,6 +7,8 @@
 #include <functional>
 
 #include "cuda/cast.h"
+#include "nas/builtin_networks.h"
+#include "nn/network.h"
 #include "ops/activation.h"
 #include "ops/autocast.h"
 #include "ops/batch_norm.h"
@@ -278,6 +280,54 @@ TEST(OpsCuda, Conv2dEveryKind) {
           return conv2d(v[0], narrow(narrow(v[1], 2, 1, 3), 3, 1, 3), v[2], Conv2dOptions::make(1, 1, 1, 16));
         },
         {test::cl(test::randn({2, 16, 7, 7}, 34)), w5, test::randn({16}, 35)}, 1e-4f);
+  }
+}
+
+// Inference with batch norm folded: bias, activation and residual in the conv kernels'
+// epilogue (cuDNN's fused call for ReLU/ReLU6, the depthwise kernel's own), against the CPU.
+TEST(OpsCuda, Conv2dInferenceEpilogue) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  struct Case {
+    const char* name;
+    int64_t c_in, c_out, k, stride, pad, groups;
+  };
+  for (const Case& c : {Case{"pointwise", 16, 24, 1, 1, 0, 1}, Case{"dense 3x3", 8, 16, 3, 1, 1, 1},
+                        Case{"depthwise 3x3 stride 2", 16, 16, 3, 2, 1, 16}, Case{"depthwise 5x5", 16, 16, 5, 1, 2, 16}})
+    for (Activation act : {Activation::none, Activation::relu, Activation::relu6, Activation::hswish})
+      for (bool with_residual : {false, true}) {
+        SCOPED_TRACE(testing::Message() << c.name << " " << activation_name(act) << (with_residual ? " + residual" : ""));
+        const Tensor x = test::cl(test::randn({2, c.c_in, 9, 9}, 36, 2.f));
+        const Tensor w = test::randn({c.c_out, c.c_in / c.groups, c.k, c.k}, 37, 0.3f), b = test::randn({c.c_out}, 38);
+        const auto o = Conv2dOptions::make(c.stride, c.pad, 1, c.groups);
+        const Tensor y_cpu = conv2d_inference(x, w, b, o, act);
+        const Tensor res = test::cl(test::randn(y_cpu.shape(), 39));
+        const Tensor expect = with_residual ? conv2d_inference(x, w, b, o, act, &res) : y_cpu;
+        const Tensor res_gpu = res.cuda();
+        const Tensor got = conv2d_inference(x.cuda(), w.cuda(), b.cuda(), o, act, with_residual ? &res_gpu : nullptr);
+        ASSERT_TRUE(got.is_cuda());
+        EXPECT_TRUE(test::all_close(got.cpu(), expect, 1e-4f, 1e-4f));
+      }
+}
+
+// A network moved to the GPU, in eval mode with batch norm folded there, gives the CPU's output.
+TEST(OpsCuda, FoldedInferenceOfAWholeNetwork) {
+  HWNAS_SKIP_WITHOUT_GPU();
+  for (const char* name : {"elastic-mobile:max", "fbnet:0"}) {
+    SCOPED_TRACE(name);
+    const NetworkSpec spec = resolve_network(name);
+    auto cpu = build_network(spec, 5), gpu = build_network(spec, 5);
+    gpu->to(Device{DeviceType::cuda, 0});
+    for (auto* net : {cpu.get(), gpu.get()}) {
+      net->eval();
+      net->prepare_inference();
+    }
+    Shape in{2};
+    in.insert(in.end(), spec.input.begin(), spec.input.end());
+    const Tensor x = test::cl(test::randn(in, 40));
+    NoGradGuard ng;
+    const Tensor yc = cpu->forward(Variable(x)).data(), yg = gpu->forward(Variable(x.cuda())).data();
+    ASSERT_TRUE(yg.is_cuda());
+    EXPECT_TRUE(test::all_close(yg.cpu(), yc, 1e-3f, 1e-3f));
   }
 }
 
