@@ -54,7 +54,7 @@ double evaluate_accuracy(Module& net, const Dataset& data, const std::vector<flo
   const auto params = net.parameters();
   const Device dev = params.empty() ? Device{} : params[0].data().device();
   net.eval();
-  if (dev.is_cpu()) net.prepare_inference();  // BN folding is a CPU inference path
+  net.prepare_inference();  // BN folded into the convs (on a GPU too: cuda/conv.h's epilogue)
   NoGradGuard ng;
   DataLoaderOptions o;
   o.batch_size = batch;
