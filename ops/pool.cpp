@@ -21,10 +21,9 @@ constexpr int64_t kParallelMin = 32768;
 
 // The window kernels walk [N, H, W, C] memory with channels innermost (vectorized across C).
 // An NCHW tensor is the same walk with N*C images of one channel each, so both layouts share
-// one kernel; channels_last (how conv/BN outputs arrive) is the fast one.
-struct PoolGeom {
-  int64_t n, c, h, w, oh, ow, k, s, p;
-};
+// one kernel; channels_last (how conv/BN outputs arrive) is the fast one. The geometry is the
+// CUDA kernels' (cuda/pool.h), so both devices read one struct and share its window helpers.
+using PoolGeom = cuda::PoolArgs;
 
 struct Layout {
   MemoryFormat fmt;
@@ -45,21 +44,16 @@ Layout pool_layout(const Tensor& x, const Pool2dOptions& o, const char* op) {
   const bool cl = x.is_channels_last();
   Layout l;
   l.fmt = cl ? MemoryFormat::channels_last : MemoryFormat::contiguous;
-  l.g = {cl ? x.size(0) : x.size(0) * x.size(1), cl ? x.size(1) : 1, h, w, oh, ow, o.kernel, o.stride, o.padding};
+  l.g = {cl ? x.size(0) : x.size(0) * x.size(1), cl ? x.size(1) : 1, h, w, oh, ow, o.kernel, o.stride, o.padding,
+         o.count_include_pad};
   return l;
-}
-
-// Valid input range [lo, hi) of a window starting at `start` (may be negative: padding).
-inline void window(int64_t start, int64_t k, int64_t size, int64_t* lo, int64_t* hi) {
-  *lo = std::max<int64_t>(start, 0);
-  *hi = std::min<int64_t>(start + k, size);
 }
 
 HWNAS_MULTIVERSION void max_row(const float* __restrict x, float* __restrict y, int32_t* __restrict idx,
                                 const PoolGeom& g, int64_t oh) {
   const int64_t c = g.c;
   int64_t h0, h1;
-  window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
+  cuda::pool_window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
   for (int64_t ow = 0; ow < g.ow; ++ow) {
     float* yo = y + ow * c;
     int32_t* io = idx + ow * c;
@@ -68,7 +62,7 @@ HWNAS_MULTIVERSION void max_row(const float* __restrict x, float* __restrict y, 
       io[j] = static_cast<int32_t>(h0 * g.w + std::max<int64_t>(ow * g.s - g.p, 0));
     }
     int64_t w0, w1;
-    window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
+    cuda::pool_window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
     for (int64_t hh = h0; hh < h1; ++hh)
       for (int64_t ww = w0; ww < w1; ++ww) {
         const float* xr = x + (hh * g.w + ww) * c;
@@ -84,15 +78,14 @@ HWNAS_MULTIVERSION void max_row(const float* __restrict x, float* __restrict y, 
   }
 }
 
-HWNAS_MULTIVERSION void avg_row(const float* __restrict x, float* __restrict y, const PoolGeom& g, int64_t oh,
-                                bool include_pad) {
+HWNAS_MULTIVERSION void avg_row(const float* __restrict x, float* __restrict y, const PoolGeom& g, int64_t oh) {
   const int64_t c = g.c;
   int64_t h0, h1;
-  window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
+  cuda::pool_window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
   for (int64_t ow = 0; ow < g.ow; ++ow) {
     float* yo = y + ow * c;
     int64_t w0, w1;
-    window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
+    cuda::pool_window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
     for (int64_t j = 0; j < c; ++j) yo[j] = 0.f;
     for (int64_t hh = h0; hh < h1; ++hh)
       for (int64_t ww = w0; ww < w1; ++ww) {
@@ -100,23 +93,22 @@ HWNAS_MULTIVERSION void avg_row(const float* __restrict x, float* __restrict y, 
 #pragma omp simd
         for (int64_t j = 0; j < c; ++j) yo[j] += xr[j];
       }
-    const float inv = 1.f / static_cast<float>(include_pad ? g.k * g.k : (h1 - h0) * (w1 - w0));
+    const float inv = cuda::avg_pool_scale(g, h0, h1, w0, w1);
 #pragma omp simd
     for (int64_t j = 0; j < c; ++j) yo[j] *= inv;
   }
 }
 
 // dx[window] += gy * scale for every output of image n (one thread per image: no races).
-HWNAS_MULTIVERSION void avg_back_image(const float* __restrict gy, float* __restrict dx, const PoolGeom& g,
-                                       bool include_pad) {
+HWNAS_MULTIVERSION void avg_back_image(const float* __restrict gy, float* __restrict dx, const PoolGeom& g) {
   const int64_t c = g.c;
   for (int64_t oh = 0; oh < g.oh; ++oh) {
     int64_t h0, h1;
-    window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
+    cuda::pool_window(oh * g.s - g.p, g.k, g.h, &h0, &h1);
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       int64_t w0, w1;
-      window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
-      const float inv = 1.f / static_cast<float>(include_pad ? g.k * g.k : (h1 - h0) * (w1 - w0));
+      cuda::pool_window(ow * g.s - g.p, g.k, g.w, &w0, &w1);
+      const float inv = cuda::avg_pool_scale(g, h0, h1, w0, w1);
       const float* go = gy + (oh * g.ow + ow) * c;
       for (int64_t hh = h0; hh < h1; ++hh)
         for (int64_t ww = w0; ww < w1; ++ww) {
@@ -136,16 +128,12 @@ struct MaxSaved {
   std::vector<int32_t> idx;  // per output element: h * W + w of the winner in its image
 };
 
-cuda::PoolArgs cuda_pool_args(const PoolGeom& g, bool count_include_pad) {
-  return {g.n, g.c, g.h, g.w, g.oh, g.ow, g.k, g.s, g.p, count_include_pad};
-}
-
 // On a GPU: one thread per output element forward and per input element backward (cuda/pool.h);
 // max pooling keeps its winners' positions in a device i64 tensor.
 Variable max_pool2d_cuda(const Variable& x, const Layout& l) {
   const Tensor xc = x.data().contiguous(l.fmt);
   const int dev = xc.device().index;
-  const cuda::PoolArgs a = cuda_pool_args(l.g, true);
+  const cuda::PoolArgs a = l.g;
   Tensor out = Tensor::empty(out_shape(xc, l.g), DType::f32, l.fmt, xc.device());
   Tensor idx = Tensor::empty(out.shape(), DType::i64, l.fmt, xc.device());
   cuda::max_pool_forward(a, xc.device_data<float>(), out.device_data<float>(), idx.device_data<int64_t>(), dev);
@@ -159,10 +147,10 @@ Variable max_pool2d_cuda(const Variable& x, const Layout& l) {
   });
 }
 
-Variable avg_pool2d_cuda(const Variable& x, const Layout& l, bool count_include_pad) {
+Variable avg_pool2d_cuda(const Variable& x, const Layout& l) {
   const Tensor xc = x.data().contiguous(l.fmt);
   const int dev = xc.device().index;
-  const cuda::PoolArgs a = cuda_pool_args(l.g, count_include_pad);
+  const cuda::PoolArgs a = l.g;
   Tensor out = Tensor::empty(out_shape(xc, l.g), DType::f32, l.fmt, xc.device());
   cuda::avg_pool_forward(a, xc.device_data<float>(), out.device_data<float>(), dev);
   const Shape in_shape = xc.shape();
@@ -218,8 +206,7 @@ Variable max_pool2d(const Variable& x, const Pool2dOptions& opts) {
 Variable avg_pool2d(const Variable& x, const Pool2dOptions& opts) {
   const Layout l = pool_layout(x.data(), opts, "avg_pool2d");
   const PoolGeom& g = l.g;
-  const bool include_pad = opts.count_include_pad;
-  if (x.data().is_cuda()) return avg_pool2d_cuda(x, l, include_pad);
+  if (x.data().is_cuda()) return avg_pool2d_cuda(x, l);
   Tensor xc = x.data().contiguous(l.fmt);
   Tensor out = Tensor::empty(out_shape(xc, g), DType::f32, l.fmt);
   const float* px = xc.data<float>();
@@ -227,9 +214,9 @@ Variable avg_pool2d(const Variable& x, const Pool2dOptions& opts) {
 #pragma omp parallel for collapse(2) if (out.numel() * g.k * g.k > kParallelMin)
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oh = 0; oh < g.oh; ++oh)
-      avg_row(px + n * g.h * g.w * g.c, py + (n * g.oh + oh) * g.ow * g.c, g, oh, include_pad);
+      avg_row(px + n * g.h * g.w * g.c, py + (n * g.oh + oh) * g.ow * g.c, g, oh);
   const Shape in_shape = xc.shape();
-  return make_result(out, "avg_pool2d", {x}, [l, in_shape, include_pad](const Tensor& gy_in) -> std::vector<Tensor> {
+  return make_result(out, "avg_pool2d", {x}, [l, in_shape](const Tensor& gy_in) -> std::vector<Tensor> {
     const PoolGeom& g = l.g;
     Tensor gy = gy_in.contiguous(l.fmt);
     Tensor dx = Tensor::zeros(in_shape, DType::f32, l.fmt);
@@ -237,7 +224,7 @@ Variable avg_pool2d(const Variable& x, const Pool2dOptions& opts) {
     float* pd = dx.data<float>();
 #pragma omp parallel for if (dx.numel() > kParallelMin)
     for (int64_t n = 0; n < g.n; ++n)
-      avg_back_image(pg + n * g.oh * g.ow * g.c, pd + n * g.h * g.w * g.c, g, include_pad);
+      avg_back_image(pg + n * g.oh * g.ow * g.c, pd + n * g.h * g.w * g.c, g);
     return {dx};
   });
 }
