@@ -9,6 +9,7 @@
 
 #include "cuda/activation.h"
 #include "cuda/cast.h"
+#include "cuda/elementwise.h"
 #include "cuda/runtime.h"
 #include "tensor/error.h"
 
@@ -232,7 +233,7 @@ void conv_forward_epilogue(const ConvShape& s, const float* x, const float* w, c
       const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
           d.handle, &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, p.ws_fwd, &zero, p.y_f32, y, p.bias, bias, ad, p.y_f32, y);
       if (st == CUDNN_STATUS_SUCCESS) {
-        if (residual) check(cudnnAddTensor(d.handle, &one, p.y_f32, residual, &one, p.y_f32, y), "residual add", s);
+        if (residual) binary_flat(BinaryKind::add, y, y, residual, y_numel(s), device);
         return;
       }
       if (st != CUDNN_STATUS_NOT_SUPPORTED) check(st, "cudnnConvolutionBiasActivationForward", s);
@@ -242,13 +243,7 @@ void conv_forward_epilogue(const ConvShape& s, const float* x, const float* w, c
   conv_forward(s, x, w, bias, y, device);
   const int64_t n = y_numel(s);
   if (act != Activation::none) activation_forward(act, y, y, n, device);
-  if (residual) {
-    std::lock_guard<std::mutex> lock(g_mu);
-    DeviceCudnn& d = device_cudnn(device);
-    const Plan& p = plan_for(d, s);
-    const float one = 1.f;
-    check(cudnnAddTensor(d.handle, &one, p.y_f32, residual, &one, p.y_f32, y), "residual add", s);
-  }
+  if (residual) binary_flat(BinaryKind::add, y, y, residual, n, device);
 }
 
 void conv_backward_data(const ConvShape& s, const float* gy, const float* w, float* gx, int device) {

@@ -156,6 +156,17 @@ int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, i
 
 namespace {
 
+// The CUDA kernels' view of a plan's geometry: the depthwise kernel's, and cuDNN's (bf16 under
+// autocast, ops/autocast.h).
+cuda::DepthwiseGeom depthwise_geom(const ConvGeom& g) {
+  return {g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+}
+cuda::ConvShape cudnn_shape(const ConvGeom& g, bool bf16) {
+  return {g.n, g.c_in, g.h, g.w, g.c_out, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, bf16};
+}
+// A depthwise weight [C, 1, kH, kW] (or a view of one) read in place through its strides.
+cuda::DepthwiseWeightLayout weight_in_place(const Tensor& w) { return {w.stride(0), w.stride(2), w.stride(3)}; }
+
 // On a GPU: the bias, the activation and the residual in the epilogue of the depthwise kernel
 // (the weight read in place) or of cuDNN's convolution (cuda/conv.h).
 Tensor conv2d_inference_cuda(const Tensor& x, const Tensor& w, const Tensor& bias, const Plan& p, Activation act,
@@ -172,17 +183,12 @@ Tensor conv2d_inference_cuda(const Tensor& x, const Tensor& w, const Tensor& bia
   const float* pb = b.defined() ? b.device_data<float>() : nullptr;
   const float* pr = res.defined() ? res.device_data<float>() : nullptr;
   if (p.kind == Kind::depthwise) {
-    const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
-    cuda::depthwise_forward_epilogue(dg, xcl.device_data<float>(), w.device_data<float>(),
-                                     cuda::DepthwiseWeightLayout{w.stride(0), w.stride(2), w.stride(3)}, pb, act, pr,
-                                     y.device_data<float>(), dev.index);
+    cuda::depthwise_forward_epilogue(depthwise_geom(g), xcl.device_data<float>(), w.device_data<float>(),
+                                     weight_in_place(w), pb, act, pr, y.device_data<float>(), dev.index);
   } else {
-    const cuda::ConvShape cs{g.n,  g.c_in, g.h,  g.w,  g.c_out, g.kh, g.kw,     g.oh,
-                             g.ow, g.sh,   g.sw, g.ph, g.pw,    g.dh, g.dw,     g.groups,
-                             autocast_dtype() == DType::bf16};
     const Tensor wp = w.permute({0, 2, 3, 1}).contiguous();  // cuDNN's NHWC filter
-    cuda::conv_forward_epilogue(cs, xcl.device_data<float>(), wp.device_data<float>(), pb, act, pr,
-                                y.device_data<float>(), dev.index);
+    cuda::conv_forward_epilogue(cudnn_shape(g, autocast_dtype() == DType::bf16), xcl.device_data<float>(),
+                                wp.device_data<float>(), pb, act, pr, y.device_data<float>(), dev.index);
   }
   return y;
 }
@@ -227,7 +233,7 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
   const bool depthwise = p.kind == Kind::depthwise;
   Tensor xcl = x.data().contiguous(MemoryFormat::channels_last);
   Tensor b = bias.defined() ? bias.data().contiguous() : Tensor();
-  const cuda::DepthwiseGeom dg{g.n, g.c_in, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+  const cuda::DepthwiseGeom dg = depthwise_geom(g);
   const bool dw_in_place = depthwise && fused_kernels_enabled();
   // Depthwise in place: the weight as it is. Packed: [C, 1, kH, kW] -> [kH, kW, C, 1], i.e.
   // wt[(ky kW + kx) C + c]; cuDNN: [C_out, kH, kW, C_in/g].
@@ -235,13 +241,10 @@ Variable conv2d_cuda(const Variable& x, const Variable& w, const Variable& bias,
   Tensor wp = dw_in_place ? wd
                           : (depthwise ? wd.permute({2, 3, 0, 1}) : wd.permute({0, 2, 3, 1})).contiguous();
   const cuda::DepthwiseWeightLayout wl =
-      dw_in_place ? cuda::DepthwiseWeightLayout{wd.stride(0), wd.stride(2), wd.stride(3)}
-                  : cuda::DepthwiseWeightLayout::packed(dg);
+      dw_in_place ? weight_in_place(wd) : cuda::DepthwiseWeightLayout::packed(dg);
   // bf16 autocast applies to cuDNN's convolutions (the backward keeps the forward's precision);
   // the depthwise kernel computes in f32 (ops/autocast.h).
-  const cuda::ConvShape cs{g.n,  g.c_in, g.h,  g.w,  g.c_out, g.kh,     g.kw, g.oh, g.ow,
-                           g.sh, g.sw,   g.ph, g.pw, g.dh,    g.dw,     g.groups,
-                           !depthwise && autocast_dtype() == DType::bf16};
+  const cuda::ConvShape cs = cudnn_shape(g, !depthwise && autocast_dtype() == DType::bf16);
   Tensor y = Tensor::empty(p.out_shape, DType::f32, MemoryFormat::channels_last, dev);
   const float* pb = b.defined() ? b.device_data<float>() : nullptr;
   if (y.numel() > 0) {
