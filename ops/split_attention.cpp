@@ -386,8 +386,9 @@ Variable split_attention_pool_composed(const std::vector<Variable>& splits) {
   return pooled;
 }
 
-// Sum over the planes' pixels of every split on the CPU, in the splits' common dense layout.
-void pool_sum_cpu(const std::vector<Tensor>& sc, int64_t n, int64_t c, int64_t hw, bool cl, float* out) {
+// The mean over the planes' pixels of the splits' sum on the CPU, in their common dense layout
+// (inv = 1 / hw, applied as each plane's sum is stored).
+void pool_mean_cpu(const std::vector<Tensor>& sc, int64_t n, int64_t c, int64_t hw, bool cl, float inv, float* out) {
   if (cl) {
 #pragma omp parallel for if (n * c * hw > 32768)
     for (int64_t i = 0; i < n; ++i) {
@@ -399,6 +400,7 @@ void pool_sum_cpu(const std::vector<Tensor>& sc, int64_t n, int64_t c, int64_t h
 #pragma omp simd
           for (int64_t j = 0; j < c; ++j) o[j] += p[q * c + j];
       }
+      for (int64_t j = 0; j < c; ++j) o[j] *= inv;
     }
   } else {
 #pragma omp parallel for if (n * c * hw > 32768)
@@ -409,7 +411,7 @@ void pool_sum_cpu(const std::vector<Tensor>& sc, int64_t n, int64_t c, int64_t h
 #pragma omp simd reduction(+ : sum)
         for (int64_t q = 0; q < hw; ++q) sum += p[q];
       }
-      out[pl] = sum;
+      out[pl] = sum * inv;
     }
   }
 }
@@ -429,14 +431,13 @@ Variable split_attention_pool(const std::vector<Variable>& splits) {
   const MemoryFormat fmt = s0.is_channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
   const std::vector<Tensor> sc = dense_splits(splits, fmt);
   Tensor out = Tensor::empty({n, c}, DType::f32, MemoryFormat::contiguous, dev);
+  const float inv = 1.f / static_cast<float>(hw);
   if (dev.type == DeviceType::cpu) {
-    pool_sum_cpu(sc, n, c, hw, fmt == MemoryFormat::channels_last, out.data<float>());
-    out = scale_tensor(out, 1.f / static_cast<float>(hw));
+    pool_mean_cpu(sc, n, c, hw, fmt == MemoryFormat::channels_last, inv, out.data<float>());
   } else {
     cuda::split_attention_pool(split_attention_args(sc, fmt), out.device_data<float>(), dev.index);
   }
   if (!needs_grad(splits)) return Variable(out, false);
-  const float inv = 1.f / static_cast<float>(hw);
   return make_result(out, "split_attention_pool", splits, [=](const Tensor& gy) -> std::vector<Tensor> {
     // One broadcast tensor for every split: accumulate_grad copies rather than adds in place
     // into a tensor something else holds, so sharing it is safe.
